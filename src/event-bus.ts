@@ -1,0 +1,340 @@
+import { guarded, reportWarning, settleWithin } from './diagnostics.js';
+import type { ProxyEvent } from './events.js';
+import type { LiveHooks } from './live-hooks.js';
+
+/**
+ * A consumer of events. `onEvent` must not block: it runs on the bus's dispatch turn, never on
+ * the host's message path, but a slow sink still delays the sinks after it.
+ */
+export interface EventSink {
+  /** Name used in diagnostics. */
+  readonly name: string;
+  /** One event. Ignored when `onBatch` is defined. */
+  onEvent(event: ProxyEvent): void;
+  /** A batch of events in emission order; when defined, the bus calls it instead of `onEvent`. */
+  onBatch?(events: readonly ProxyEvent[]): void;
+  /** Write out anything buffered. */
+  flush?(): Promise<void>;
+  /** Flush and release resources; no more events follow. */
+  shutdown?(): Promise<void>;
+  /**
+   * Synchronous hooks on the message path, for what cannot wait for the bus (the active span
+   * of a handler, `_meta` trace context). The first sink on a bus that has them is used.
+   */
+  readonly live?: LiveHooks;
+}
+
+/** Default {@link EventBusOptions.maxQueueSize}. */
+export const DEFAULT_MAX_QUEUE_SIZE = 10_000;
+/** Default {@link EventBusOptions.maxBatchSize}. */
+export const DEFAULT_MAX_BATCH_SIZE = 256;
+/** Default {@link EventBusOptions.flushIntervalMs}. */
+export const DEFAULT_FLUSH_INTERVAL_MS = 5_000;
+/** Default {@link EventBusOptions.shutdownTimeoutMs}. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
+
+/** Options of {@link EventBus}. */
+export interface EventBusOptions {
+  /** Sinks that receive every event. @default [] */
+  sinks?: readonly EventSink[];
+  /** Events held before dispatch; beyond it new events are dropped and counted. @default 10_000 */
+  maxQueueSize?: number;
+  /** Most events handed to a sink in one `onBatch` call. @default 256 */
+  maxBatchSize?: number;
+  /** How often sinks' `flush()` runs; 0 turns the timer off. @default 5_000 */
+  flushIntervalMs?: number;
+  /** Upper bound on `shutdown()` (and on each sink's `flush`/`shutdown` inside it). @default 5_000 */
+  shutdownTimeoutMs?: number;
+  /**
+   * Drain on SIGTERM/SIGINT/beforeExit. When the host has no handler of its own for the signal,
+   * the bus shuts down (bounded) and then re-raises it, so the process ends as it would have.
+   * @default false (true for the process-wide default bus)
+   */
+  handleProcessSignals?: boolean;
+}
+
+type ShutdownHook = () => void;
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/**
+ * Bounded, batched, never-blocking event bus. `emit()` is synchronous and O(1): it pushes on a
+ * bounded queue and schedules one dispatch per burst with `setImmediate`, so sinks never run in
+ * the caller's stack. Overflow drops and counts; the first drop is reported once.
+ *
+ * @example
+ * const bus = new EventBus({ sinks: [createConsoleSink()] });
+ * instrument(server, { bus });
+ */
+export class EventBus {
+  private readonly sinks: EventSink[];
+  private readonly maxQueueSize: number;
+  private readonly maxBatchSize: number;
+  private readonly shutdownTimeoutMs: number;
+  private queue: ProxyEvent[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+  private dropped = 0;
+  private dropReported = false;
+  private closed = false;
+  private flushing: Promise<void> | undefined;
+  private shuttingDown: Promise<void> | undefined;
+  private readonly flushTimer: NodeJS.Timeout | undefined;
+  private readonly shutdownHooks = new Set<ShutdownHook>();
+  private emittedSinceExitFlush = false;
+  private readonly signalHandlers: Array<[string, (...args: unknown[]) => void]> = [];
+  private live: LiveHooks | undefined;
+
+  constructor(options: EventBusOptions = {}) {
+    this.sinks = [...(options.sinks ?? [])];
+    this.updateLive();
+    this.maxQueueSize = positiveInt(options.maxQueueSize, DEFAULT_MAX_QUEUE_SIZE, 'maxQueueSize');
+    this.maxBatchSize = positiveInt(options.maxBatchSize, DEFAULT_MAX_BATCH_SIZE, 'maxBatchSize');
+    this.shutdownTimeoutMs = positiveInt(
+      options.shutdownTimeoutMs,
+      DEFAULT_SHUTDOWN_TIMEOUT_MS,
+      'shutdownTimeoutMs',
+    );
+    const interval = nonNegativeInt(
+      options.flushIntervalMs,
+      DEFAULT_FLUSH_INTERVAL_MS,
+      'flushIntervalMs',
+    );
+    if (interval > 0) {
+      this.flushTimer = setInterval(() => void this.flush(), interval);
+      this.flushTimer.unref();
+    }
+    if (options.handleProcessSignals === true) this.installProcessHandlers();
+  }
+
+  /** Events dropped so far because the queue was full. */
+  get droppedEvents(): number {
+    return this.dropped;
+  }
+
+  /** Events waiting for dispatch. */
+  get queuedEvents(): number {
+    return this.queue.length;
+  }
+
+  /** Whether `shutdown()` has been called. */
+  get isShutdown(): boolean {
+    return this.closed;
+  }
+
+  /** Adds a sink (once: adding the same object again does nothing). */
+  addSink(sink: EventSink): void {
+    if (this.closed || this.sinks.includes(sink)) return;
+    this.sinks.push(sink);
+    this.updateLive();
+  }
+
+  /** Removes a sink; it receives no further events. */
+  removeSink(sink: EventSink): void {
+    const index = this.sinks.indexOf(sink);
+    if (index >= 0) this.sinks.splice(index, 1);
+    this.updateLive();
+  }
+
+  /** The live hooks of the first sink that has them. */
+  get liveHooks(): LiveHooks | undefined {
+    return this.closed ? undefined : this.live;
+  }
+
+  private updateLive(): void {
+    this.live = this.sinks.find((sink) => sink.live !== undefined)?.live;
+  }
+
+  /** Whether any sink is attached; producers may skip building events when none is. */
+  get hasSinks(): boolean {
+    return this.sinks.length > 0;
+  }
+
+  /** Queues one event. Synchronous, O(1), never throws; a no-op after `shutdown()`. */
+  emit(event: ProxyEvent): void {
+    if (this.closed) return;
+    if (this.queue.length >= this.maxQueueSize) {
+      this.dropped++;
+      if (!this.dropReported) {
+        this.dropReported = true;
+        reportWarning(
+          `event queue full (${this.maxQueueSize}); dropping events. The count is in heartbeat.droppedEvents.`,
+        );
+      }
+      return;
+    }
+    this.queue.push(event);
+    this.emittedSinceExitFlush = true;
+    if (this.scheduled === undefined) this.scheduled = setImmediate(this.dispatchScheduled);
+  }
+
+  /**
+   * Registers a function that runs once at the start of `shutdown()`, before the final drain
+   * (instrumentations end their open sessions there). Returns a function that unregisters it.
+   */
+  onShutdown(hook: ShutdownHook): () => void {
+    this.shutdownHooks.add(hook);
+    return () => this.shutdownHooks.delete(hook);
+  }
+
+  /** Dispatches everything queued, then runs every sink's `flush()`. Concurrent calls share one run. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.dispatchNow();
+    const run = Promise.all(
+      this.sinks.map((sink) =>
+        sink.flush
+          ? settleWithin(`sink ${sink.name} flush`, () => sink.flush?.(), this.shutdownTimeoutMs)
+          : undefined,
+      ),
+    ).then(() => undefined);
+    this.flushing = run.finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  /**
+   * Ends open sessions (via shutdown hooks), drains the queue, then flushes and shuts down every
+   * sink, within `shutdownTimeoutMs` overall. Idempotent; `emit()` is a no-op afterwards.
+   */
+  shutdown(): Promise<void> {
+    if (this.shuttingDown) return this.shuttingDown;
+    for (const hook of this.shutdownHooks) guarded('shutdown hook', hook);
+    this.shutdownHooks.clear();
+    this.dispatchNow();
+    this.closed = true;
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.removeProcessHandlers();
+    const sinks = [...this.sinks];
+    this.shuttingDown = settleWithin(
+      'event bus shutdown',
+      () =>
+        Promise.all(
+          sinks.map(async (sink) => {
+            if (sink.flush) {
+              await settleWithin(
+                `sink ${sink.name} flush`,
+                () => sink.flush?.(),
+                this.shutdownTimeoutMs,
+              );
+            }
+            if (sink.shutdown) {
+              await settleWithin(
+                `sink ${sink.name} shutdown`,
+                () => sink.shutdown?.(),
+                this.shutdownTimeoutMs,
+              );
+            }
+          }),
+        ),
+      this.shutdownTimeoutMs,
+    );
+    return this.shuttingDown;
+  }
+
+  private readonly dispatchScheduled = (): void => {
+    this.scheduled = undefined;
+    this.dispatchNow();
+  };
+
+  private dispatchNow(): void {
+    if (this.scheduled !== undefined) {
+      clearImmediate(this.scheduled);
+      this.scheduled = undefined;
+    }
+    if (this.queue.length === 0) return;
+    const events = this.queue;
+    this.queue = [];
+    for (let start = 0; start < events.length; start += this.maxBatchSize) {
+      const batch =
+        start === 0 && events.length <= this.maxBatchSize
+          ? events
+          : events.slice(start, start + this.maxBatchSize);
+      for (const sink of this.sinks) deliver(sink, batch);
+    }
+  }
+
+  private installProcessHandlers(): void {
+    for (const signal of SIGNALS) {
+      const handler = (): void => this.onSignal(signal, handler);
+      process.on(signal, handler);
+      this.signalHandlers.push([signal, handler]);
+    }
+    const beforeExit = (): void => {
+      // beforeExit fires again after our flush's I/O; only flush when something new arrived.
+      if (!this.emittedSinceExitFlush) return;
+      this.emittedSinceExitFlush = false;
+      void this.flush();
+    };
+    process.on('beforeExit', beforeExit);
+    this.signalHandlers.push(['beforeExit', beforeExit]);
+  }
+
+  private removeProcessHandlers(): void {
+    for (const [event, handler] of this.signalHandlers) process.removeListener(event, handler);
+    this.signalHandlers.length = 0;
+  }
+
+  private onSignal(signal: (typeof SIGNALS)[number], handler: () => void): void {
+    const hostHandles = process.listenerCount(signal) > 1;
+    if (hostHandles) {
+      // The host decides what the signal means; we only make sure telemetry is out.
+      void this.flush();
+      return;
+    }
+    // We are the only listener, so without us the process would have died: drain (bounded),
+    // then re-raise with the default action so the exit status is what it would have been.
+    process.removeListener(signal, handler);
+    void this.shutdown().finally(() => process.kill(process.pid, signal));
+  }
+}
+
+function deliver(sink: EventSink, batch: readonly ProxyEvent[]): void {
+  if (sink.onBatch) {
+    guarded(`sink ${sink.name} onBatch`, () => sink.onBatch?.(batch));
+    return;
+  }
+  for (const event of batch) guarded(`sink ${sink.name} onEvent`, () => sink.onEvent(event));
+}
+
+function positiveInt(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (Number.isFinite(value) && value >= 1) return Math.floor(value);
+  reportWarning(
+    `EventBus option ${name}=${String(value)} is not a positive number; using ${fallback}`,
+  );
+  return fallback;
+}
+
+function nonNegativeInt(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (Number.isFinite(value) && value >= 0) return Math.floor(value);
+  reportWarning(`EventBus option ${name}=${String(value)} is not a number >= 0; using ${fallback}`);
+  return fallback;
+}
+
+let defaultBus: EventBus | undefined;
+
+/** The process-wide bus that `instrument()` uses unless given one. Created on first use. */
+export function getDefaultBus(): EventBus {
+  if (!defaultBus || defaultBus.isShutdown) {
+    defaultBus = new EventBus({ handleProcessSignals: true });
+  }
+  return defaultBus;
+}
+
+/**
+ * Dispatches queued events and flushes every sink of the default bus.
+ * @example await flush();
+ */
+export function flush(): Promise<void> {
+  return defaultBus ? defaultBus.flush() : Promise.resolve();
+}
+
+/**
+ * Ends open sessions, drains and shuts down the default bus and its sinks (bounded by 5 s).
+ * @example process.on('SIGTERM', () => void shutdown().then(() => process.exit(0)));
+ */
+export function shutdown(): Promise<void> {
+  return defaultBus ? defaultBus.shutdown() : Promise.resolve();
+}

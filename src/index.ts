@@ -1,0 +1,51 @@
+/**
+ * mcp-otel: observability for MCP servers and clients. Public API; everything exported here
+ * is a promise to users (test/unit/exports.test.ts pins the list).
+ */
+export { instrument } from './instrument.js';
+export type { Instrumentable } from './instrument.js';
+export { instrumentTransport } from './transport/instrument-transport.js';
+export type { TransportLike } from './transport/instrument-transport.js';
+export {
+  EventBus,
+  flush,
+  shutdown,
+  DEFAULT_MAX_QUEUE_SIZE,
+  DEFAULT_MAX_BATCH_SIZE,
+  DEFAULT_FLUSH_INTERVAL_MS,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+} from './event-bus.js';
+export type { EventSink, EventBusOptions } from './event-bus.js';
+export {
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_SESSION_IDLE_TIMEOUT_MS,
+  DEFAULT_PENDING_REQUEST_TIMEOUT_MS,
+  DEFAULT_MAX_PENDING_REQUESTS,
+} from './options.js';
+export type { InstrumentOptions } from './options.js';
+export { createConsoleSink, formatPretty } from './sinks/console-sink.js';
+export type { ConsoleSinkOptions } from './sinks/console-sink.js';
+export { createJsonlSink } from './sinks/jsonl-sink.js';
+export type { JsonlSinkOptions } from './sinks/jsonl-sink.js';
+export { createMemorySink, DEFAULT_MEMORY_SINK_MAX_EVENTS } from './sinks/memory-sink.js';
+export type { MemorySink, MemorySinkOptions } from './sinks/memory-sink.js';
+export { clientPlatform } from './session/client-platform.js';
+export { setDiagnosticLogger } from './diagnostics.js';
+export type { DiagnosticLogger } from './diagnostics.js';
+export type { LiveHooks, RequestStart, HttpFacts } from './live-hooks.js';
+export type {
+  ProxyEvent,
+  ProxyEventType,
+  RequestEvent,
+  SessionStartEvent,
+  SessionEndEvent,
+  HeartbeatEvent,
+  SchemaVersionCreatedEvent,
+  SchemaChanges,
+  SchemaMethod,
+  RequestRole,
+  RequestNote,
+  TransportKind,
+  SessionEndReason,
+  ClientPlatform,
+} from './events.js';

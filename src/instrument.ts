@@ -1,0 +1,107 @@
+import type { InstrumentOptions } from './options.js';
+import { reportError, reportWarning } from './diagnostics.js';
+import { instrumentTransportWith, type TransportLike } from './transport/instrument-transport.js';
+
+/**
+ * What `instrument()` accepts: an `McpServer`, a low-level `Server` or a `Client`, of either
+ * SDK generation (`@modelcontextprotocol/sdk` 1.x, `@modelcontextprotocol/server|client` 2.x).
+ * Structural, so mcp-otel never imports the SDK at run time.
+ */
+export type Instrumentable =
+  | { connect(transport: never, ...rest: never[]): Promise<void> }
+  | { server: { connect(transport: never, ...rest: never[]): Promise<void> } };
+
+type Connectable = {
+  connect: (this: unknown, transport: unknown, ...rest: unknown[]) => Promise<void>;
+  transport?: unknown;
+  _serverInfo?: { name?: unknown };
+};
+
+const INSTRUMENTED = Symbol.for('mcp-otel.instrumented-target');
+
+/**
+ * Instruments an MCP server or client: every transport it connects (now or later) is wrapped
+ * with {@link instrumentTransport}. Returns the same object, so it is one line:
+ *
+ * @example
+ * import { instrument, createConsoleSink } from 'mcp-otel';
+ * const server = instrument(new McpServer({ name: 'weather', version: '1.0.0' }), {
+ *   sinks: [createConsoleSink()],
+ * });
+ * await server.connect(new StdioServerTransport());
+ */
+export function instrument<T extends Instrumentable>(target: T, options?: InstrumentOptions): T {
+  if (target === null || typeof target !== 'object') {
+    throw new TypeError('instrument: expected an McpServer, Server or Client');
+  }
+  const protocol = findProtocol(target);
+  if (!protocol) {
+    throw new TypeError(
+      'instrument: expected an McpServer, Server or Client (an object with connect(), or .server.connect())',
+    );
+  }
+  const marked = protocol as Connectable & Record<PropertyKey, unknown>;
+  if (marked[INSTRUMENTED] === true) {
+    reportWarning('instrument: this object is instrumented already; the second call does nothing');
+    return target;
+  }
+  try {
+    const serverName = serverNameOf(protocol);
+    const original = protocol.connect;
+    Object.defineProperty(marked, INSTRUMENTED, { value: true, enumerable: false });
+    Object.defineProperty(protocol, 'connect', {
+      configurable: true,
+      enumerable: false,
+      writable: true,
+      value: function connect(this: unknown, transport: unknown, ...rest: unknown[]) {
+        return original.call(this, wrap(transport, options, serverName), ...rest);
+      },
+    });
+    // Already connected: instrument the live transport too.
+    const live = protocol.transport;
+    if (live !== undefined) wrap(live, options, serverName);
+  } catch (error) {
+    reportError('instrument (left as it was)', error);
+  }
+  return target;
+}
+
+function wrap(
+  transport: unknown,
+  options: InstrumentOptions | undefined,
+  serverName: string | undefined,
+): unknown {
+  if (
+    transport === null ||
+    typeof transport !== 'object' ||
+    typeof (transport as TransportLike).send !== 'function'
+  ) {
+    return transport; // let the SDK report its own error for a bad transport
+  }
+  return instrumentTransportWith(transport as TransportLike, options, { serverName });
+}
+
+/** The object whose `connect()` runs Protocol.connect: McpServer delegates to `.server`. */
+function findProtocol(target: object): Connectable | undefined {
+  const inner = (target as { server?: unknown }).server;
+  if (isConnectable(inner)) return inner;
+  return isConnectable(target) ? target : undefined;
+}
+
+function isConnectable(value: unknown): value is Connectable {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Connectable).connect === 'function'
+  );
+}
+
+/** Best effort: both SDK generations keep the server's own info in `_serverInfo`. */
+function serverNameOf(protocol: Connectable): string | undefined {
+  try {
+    const name = protocol._serverInfo?.name;
+    return typeof name === 'string' && name.length > 0 ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}

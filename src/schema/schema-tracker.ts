@@ -1,0 +1,244 @@
+import { createHash } from 'node:crypto';
+import type {
+  RequestRole,
+  SchemaChanges,
+  SchemaMethod,
+  SchemaVersionCreatedEvent,
+} from '../events.js';
+import { canonicalJson } from './canonical-json.js';
+
+/** How long a started pagination may wait for its next page before its pages are dropped. */
+export const PAGINATION_TTL_MS = 60_000;
+/** Most pages merged into one listing; a server that never stops paginating cannot grow us. */
+export const MAX_PAGES = 1_000;
+/** Most concurrent paginations buffered at once (sessions × methods), oldest evicted beyond. */
+export const MAX_OPEN_PAGINATIONS = 10_000;
+
+interface MethodSpec {
+  /** Result field holding the items. */
+  readonly field: string;
+  /** Item field that names it (for `changes`). */
+  readonly key: string;
+  /** Fields of an item that make its contract; descriptions and annotations are not. */
+  readonly contract: readonly string[];
+}
+
+const SPECS: Readonly<Record<SchemaMethod, MethodSpec>> = {
+  'tools/list': { field: 'tools', key: 'name', contract: ['name', 'inputSchema', 'outputSchema'] },
+  'prompts/list': { field: 'prompts', key: 'name', contract: ['name', 'arguments'] },
+  'resources/list': { field: 'resources', key: 'uri', contract: ['name', 'uri'] },
+  'resources/templates/list': {
+    field: 'resourceTemplates',
+    key: 'uriTemplate',
+    contract: ['name', 'uriTemplate'],
+  },
+};
+
+const LIST_CHANGED: Readonly<Record<string, readonly SchemaMethod[]>> = {
+  'notifications/tools/list_changed': ['tools/list'],
+  'notifications/prompts/list_changed': ['prompts/list'],
+  'notifications/resources/list_changed': ['resources/list', 'resources/templates/list'],
+};
+
+/** Whether `method` is one of the list methods the tracker versions. */
+export function isSchemaMethod(method: string): method is SchemaMethod {
+  return Object.hasOwn(SPECS, method);
+}
+
+/** The list methods a `notifications/.../list_changed` makes stale, if it is one. */
+export function staleMethodsFor(notification: string): readonly SchemaMethod[] | undefined {
+  return LIST_CHANGED[notification];
+}
+
+interface Version {
+  readonly version: number;
+  readonly contentHash: string;
+  /** Item key → canonical contract JSON, to diff the next version against. */
+  readonly items: ReadonlyMap<string, string>;
+}
+
+interface Pagination {
+  readonly items: unknown[];
+  pages: number;
+  /** performance.now() of the last page. */
+  touched: number;
+  /** The first page's result without its item list, kept for the merged payload. */
+  readonly head: Record<string, unknown>;
+}
+
+/** One page of a list result, as the middleware saw it. */
+export interface ListPage {
+  readonly server: string;
+  /** Buffers pagination per scope (the session, or the connection when there is none). */
+  readonly scope: string;
+  readonly sessionId?: string;
+  readonly method: SchemaMethod;
+  /** `params.cursor` of the request: absent on the first page. */
+  readonly requestCursor: unknown;
+  readonly result: unknown;
+  readonly jsonrpcId?: string;
+  readonly role: RequestRole;
+  /** performance.now() of the response. */
+  readonly now: number;
+}
+
+/**
+ * Versions the contract of list results. Pages are merged per (scope, method) so concurrent
+ * paginations of two sessions never mix; a listing is hashed over its contract fields only,
+ * items sorted by key, so reordering and description edits do not create phantom versions.
+ */
+export class SchemaTracker {
+  private readonly versions = new Map<string, Version>();
+  private readonly paginations = new Map<string, Pagination>();
+
+  /**
+   * Takes one page; returns the event when the completed listing's contract differs from the
+   * last version of (server, method).
+   */
+  observe(page: ListPage): SchemaVersionCreatedEvent | undefined {
+    const spec = SPECS[page.method];
+    const result = page.result;
+    if (result === null || typeof result !== 'object') return undefined;
+    const record = result as Record<string, unknown>;
+    const items = record[spec.field];
+    if (!Array.isArray(items)) return undefined;
+
+    const pagingKey = `${page.scope}\u0000${page.method}`;
+    const nextCursor = record.nextCursor;
+    let merged: unknown[];
+    let head: Record<string, unknown>;
+    if (page.requestCursor === undefined || page.requestCursor === null) {
+      // A first page starts over, even if an earlier pagination of this scope was abandoned.
+      this.paginations.delete(pagingKey);
+      merged = items;
+      head = record;
+    } else {
+      const open = this.paginations.get(pagingKey);
+      if (!open) return undefined; // continuation of a listing we did not see start
+      open.items.push(...items);
+      open.pages++;
+      open.touched = page.now;
+      merged = open.items;
+      head = open.head;
+      if (open.pages > MAX_PAGES) {
+        this.paginations.delete(pagingKey);
+        return undefined;
+      }
+    }
+    if (typeof nextCursor === 'string' || typeof nextCursor === 'number') {
+      if (!this.paginations.has(pagingKey)) {
+        this.evictIfFull();
+        this.paginations.set(pagingKey, { items: [...merged], pages: 1, touched: page.now, head });
+      }
+      return undefined;
+    }
+    this.paginations.delete(pagingKey);
+    return this.version(page, spec, merged, head);
+  }
+
+  /**
+   * A `list_changed` notification marks the methods it names stale in `scope`: a pagination
+   * open there mixes pages from before and after the change, so its pages are dropped (the
+   * next first page starts a clean listing). Every completed listing is hashed and compared
+   * anyway, so no other state is needed.
+   */
+  markStale(scope: string, notification: string): void {
+    const methods = staleMethodsFor(notification);
+    if (!methods) return;
+    for (const method of methods) this.paginations.delete(`${scope}\u0000${method}`);
+  }
+
+  /** Drops paginations idle longer than {@link PAGINATION_TTL_MS}. */
+  sweep(now: number): void {
+    for (const [key, open] of this.paginations) {
+      if (now - open.touched > PAGINATION_TTL_MS) this.paginations.delete(key);
+    }
+  }
+
+  /** Drops the pagination buffers of one scope (its session or connection ended). */
+  forgetScope(scope: string): void {
+    for (const method of Object.keys(SPECS)) this.paginations.delete(`${scope}\u0000${method}`);
+  }
+
+  /** Open paginations (for tests and the soak's leak checks). */
+  get openPaginations(): number {
+    return this.paginations.size;
+  }
+
+  private evictIfFull(): void {
+    if (this.paginations.size < MAX_OPEN_PAGINATIONS) return;
+    const oldest = this.paginations.keys().next();
+    if (!oldest.done) this.paginations.delete(oldest.value);
+  }
+
+  private version(
+    page: ListPage,
+    spec: MethodSpec,
+    items: readonly unknown[],
+    head: Record<string, unknown>,
+  ): SchemaVersionCreatedEvent | undefined {
+    const contracts = new Map<string, string>();
+    for (const item of items) {
+      if (item === null || typeof item !== 'object') continue;
+      const source = item as Record<string, unknown>;
+      const name = source[spec.key];
+      const key = typeof name === 'string' ? name : canonicalJson(name);
+      const contract: Record<string, unknown> = {};
+      for (const field of spec.contract) {
+        if (source[field] !== undefined) contract[field] = source[field];
+      }
+      contracts.set(key, canonicalJson(contract));
+    }
+    const keys = [...contracts.keys()].sort();
+    const hash = createHash('sha256');
+    hash.update('[');
+    keys.forEach((key, index) => {
+      if (index > 0) hash.update(',');
+      hash.update(contracts.get(key) ?? '');
+    });
+    hash.update(']');
+    const contentHash = hash.digest('hex');
+
+    const versionKey = `${page.server}\u0000${page.method}`;
+    const previous = this.versions.get(versionKey);
+    if (previous && previous.contentHash === contentHash) return undefined;
+
+    const version = (previous?.version ?? 0) + 1;
+    this.versions.set(versionKey, { version, contentHash, items: contracts });
+    const payload: Record<string, unknown> = { ...head, [spec.field]: [...items] };
+    delete payload.nextCursor;
+    const event: SchemaVersionCreatedEvent = {
+      type: 'schema_version_created',
+      ts: Date.now(),
+      server: page.server,
+      method: page.method,
+      version,
+      versionId: contentHash.slice(0, 16),
+      contentHash,
+      payload,
+      changes: previous ? diff(previous.items, contracts) : EMPTY_CHANGES,
+      role: page.role,
+      ...(page.sessionId !== undefined && { sessionId: page.sessionId }),
+      ...(page.jsonrpcId !== undefined && { jsonrpcId: page.jsonrpcId }),
+    };
+    return event;
+  }
+}
+
+const EMPTY_CHANGES: SchemaChanges = { added: [], removed: [], modified: [] };
+
+function diff(
+  before: ReadonlyMap<string, string>,
+  after: ReadonlyMap<string, string>,
+): SchemaChanges {
+  const added: string[] = [];
+  const removed: string[] = [];
+  const modified: string[] = [];
+  for (const [key, contract] of after) {
+    const old = before.get(key);
+    if (old === undefined) added.push(key);
+    else if (old !== contract) modified.push(key);
+  }
+  for (const key of before.keys()) if (!after.has(key)) removed.push(key);
+  return { added: added.sort(), removed: removed.sort(), modified: modified.sort() };
+}

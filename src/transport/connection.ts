@@ -1,0 +1,755 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type {
+  ClientPlatform,
+  RequestEvent,
+  RequestNote,
+  RequestRole,
+  SchemaVersionCreatedEvent,
+  SessionEndReason,
+  TransportKind,
+} from '../events.js';
+import type { HttpFacts, LiveHooks, RequestStart } from '../live-hooks.js';
+import type { Monitor, MonitoredConnection } from '../monitor.js';
+import type { ResolvedOptions } from '../options.js';
+import { guarded, reportError } from '../diagnostics.js';
+import { clientPlatform } from '../session/client-platform.js';
+import { isSchemaMethod } from '../schema/schema-tracker.js';
+import { jsonByteLength } from './json-size.js';
+
+/** Longest `errorMsg` kept (characters). */
+export const MAX_ERROR_MESSAGE_LENGTH = 512;
+
+/** `_meta` keys of the per-request protocol era (MCP 2026-07-28). */
+const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
+const META_PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
+
+type JsonRpcId = string | number;
+type Message = Record<string, unknown>;
+
+interface Pending {
+  readonly rpcId: JsonRpcId;
+  readonly method: string;
+  readonly role: RequestRole;
+  /** Unix ms at start. */
+  readonly ts: number;
+  /** performance.now() at start. */
+  readonly start: number;
+  readonly params: Message | undefined;
+  readonly tool: string | undefined;
+  readonly prompt: string | undefined;
+  readonly resourceUri: string | undefined;
+  readonly requestSize: number | undefined;
+  readonly clientName: string | undefined;
+  readonly clientVersion: string | undefined;
+  readonly protocolVersion: string | undefined;
+  readonly http: HttpFacts | undefined;
+  readonly progressToken: JsonRpcId | undefined;
+  readonly token: unknown;
+}
+
+interface Session {
+  readonly id: string;
+  readonly role: RequestRole;
+  /** Unix ms. */
+  readonly ts: number;
+  /** performance.now(). */
+  readonly start: number;
+  requestCount: number;
+  errorCount: number;
+  open: boolean;
+  /** Ended by the idle timeout: traffic reopens it. */
+  idle: boolean;
+}
+
+/**
+ * One instrumented transport: correlates requests and responses in both directions, keeps the
+ * session, and turns what it sees into events. Everything here runs on the host's message
+ * path, so it is synchronous, allocation-light, and every entry point is guarded by the caller.
+ */
+export class Connection implements MonitoredConnection {
+  readonly kind: TransportKind;
+  /** Requests we received, awaiting our response. */
+  private readonly incoming = new Map<JsonRpcId, Pending>();
+  /** Requests we sent, awaiting the peer's response. */
+  private readonly outgoing = new Map<JsonRpcId, Pending>();
+  /** progressToken → request, only while live hooks want progress. */
+  private readonly progress = new Map<JsonRpcId, Pending>();
+  private session: Session | undefined;
+  private clientName: string | undefined;
+  private clientVersion: string | undefined;
+  private protocolVersion: string | undefined;
+  private serverName: string | undefined;
+  private lastActivity = performance.now();
+  private closed = false;
+  private deleteSeen = false;
+  private scopeId: string | undefined;
+  /** Latest HTTP facts seen through `handleRequest` (client address of the peer). */
+  private httpPeer: HttpFacts | undefined;
+
+  constructor(
+    private readonly transport: { readonly sessionId?: string | undefined },
+    private readonly monitor: Monitor,
+    private readonly options: ResolvedOptions,
+    kind: TransportKind,
+    serverName: string | undefined,
+  ) {
+    this.kind = kind;
+    this.serverName = serverName;
+    monitor.register(this);
+  }
+
+  get inFlight(): number {
+    return this.incoming.size + this.outgoing.size;
+  }
+
+  get sessionOpen(): boolean {
+    return this.session?.open === true;
+  }
+
+  /** A message arrived (before the host sees it). Returns the live token to run the handler in. */
+  received(message: unknown, extra: unknown): unknown {
+    if (this.closed) return undefined;
+    if (Array.isArray(message)) {
+      for (const item of message) this.observe(item, 'in', extra);
+      return undefined;
+    }
+    return this.observe(message, 'in', extra);
+  }
+
+  /**
+   * The host is sending a message. Returns the message to send: the same object, or a copy the
+   * live hooks made (trace context in `_meta`).
+   */
+  sending(message: unknown): unknown {
+    if (this.closed) return message;
+    if (Array.isArray(message)) {
+      for (const item of message) this.observe(item, 'out', undefined);
+      return message;
+    }
+    const token = this.observe(message, 'out', undefined);
+    if (token === undefined) return message;
+    const live = this.monitor.live;
+    if (!live?.inject) return message;
+    const inject = live.inject.bind(live);
+    let replaced: unknown = message;
+    guarded('live inject', () => {
+      replaced = inject(token, message as Message);
+    });
+    return replaced ?? message;
+  }
+
+  /**
+   * Runs the host's handler inside the live context of `token`. A hook that fails before
+   * calling it is reported and the handler runs anyway; the handler's own throw passes through.
+   */
+  runHandler<R>(token: unknown, fn: () => R): R {
+    const live = this.monitor.live;
+    if (!live?.run) return fn();
+    let called = false;
+    try {
+      return live.run(token, () => {
+        called = true;
+        return fn();
+      });
+    } catch (error) {
+      if (called) throw error;
+      reportError('live run', error);
+      return fn();
+    }
+  }
+
+  /** An outgoing request could not be sent: it will never be answered. */
+  sendFailed(message: unknown, error: unknown): void {
+    if (!isObject(message) || typeof message.method !== 'string') return;
+    const id = message.id;
+    if (!isId(id)) return;
+    const pending = this.outgoing.get(id);
+    if (!pending) return;
+    this.outgoing.delete(id);
+    this.finish(pending, 'error', undefined, undefined, errorText(error), undefined, undefined);
+  }
+
+  /** HTTP facts of a request the transport is about to handle (`handleRequest`). */
+  httpRequest(facts: HttpFacts): void {
+    this.httpPeer = facts;
+    if (facts.method === 'DELETE') this.deleteSeen = true;
+  }
+
+  /** The transport closed: pending requests end `closed`, the session ends. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.endAllPending('closed');
+    this.endSession(this.deleteSeen ? 'deleted' : 'closed');
+    if (this.scopeId) this.monitor.tracker.forgetScope(this.scopeId);
+    this.monitor.unregister(this);
+  }
+
+  sweep(now: number): void {
+    const ttl = this.options.pendingRequestTimeoutMs;
+    expireOlderThan(this.incoming, now - ttl, (p) => this.timeout(p, this.incoming));
+    expireOlderThan(this.outgoing, now - ttl, (p) => this.timeout(p, this.outgoing));
+    const session = this.session;
+    if (session?.open && now - this.lastActivity > this.options.sessionIdleTimeoutMs) {
+      this.endSession('idle_timeout');
+    }
+  }
+
+  shutdown(): void {
+    this.endSession('shutdown');
+  }
+
+  private observe(raw: unknown, direction: 'in' | 'out', extra: unknown): unknown {
+    if (!isObject(raw)) return undefined;
+    const message = raw;
+    this.lastActivity = performance.now();
+    if (this.session?.idle) this.reopenSession();
+    const method = message.method;
+    if (typeof method === 'string') {
+      const id = message.id;
+      if (isId(id)) return this.requestStarted(message, method, id, direction, extra);
+      this.notification(message, method, direction, extra);
+      return undefined;
+    }
+    const id = message.id;
+    if (!isId(id)) return undefined;
+    // A response: ours to a request we received goes out; the peer's to ours comes in.
+    const map = direction === 'out' ? this.incoming : this.outgoing;
+    const pending = map.get(id);
+    if (!pending) return undefined;
+    map.delete(id);
+    this.responded(pending, message);
+    return undefined;
+  }
+
+  private requestStarted(
+    message: Message,
+    method: string,
+    id: JsonRpcId,
+    direction: 'in' | 'out',
+    extra: unknown,
+  ): unknown {
+    const map = direction === 'in' ? this.incoming : this.outgoing;
+    if (map.has(id)) return undefined; // duplicate id: the first one keeps the slot
+    if (map.size >= this.options.maxPendingRequests) this.evictOldest(map);
+    const params = isObject(message.params) ? message.params : undefined;
+    const role: RequestRole = direction === 'in' ? 'server' : 'client';
+    const meta = params && isObject(params._meta) ? params._meta : undefined;
+    const perRequestClient =
+      meta && isObject(meta[META_CLIENT_INFO]) ? meta[META_CLIENT_INFO] : undefined;
+    const perRequestVersion = meta ? stringOf(meta[META_PROTOCOL_VERSION]) : undefined;
+    const name = params ? stringOf(params.name) : undefined;
+    const tool = method === 'tools/call' ? name : undefined;
+    const prompt = method === 'prompts/get' ? name : undefined;
+    const resourceUri =
+      method.startsWith('resources/') && params ? stringOf(params.uri) : undefined;
+    const http = direction === 'in' ? this.httpFacts(extra) : undefined;
+    const ts = Date.now();
+    const start = performance.now();
+    const clientName = perRequestClient ? stringOf(perRequestClient.name) : this.clientName;
+    const clientVersion = perRequestClient
+      ? stringOf(perRequestClient.version)
+      : this.clientVersion;
+    const protocolVersion = perRequestVersion ?? this.protocolVersion;
+    if (perRequestClient) {
+      this.clientName = clientName;
+      this.clientVersion = clientVersion;
+    }
+    if (perRequestVersion) this.protocolVersion = perRequestVersion;
+
+    const live = this.monitor.live;
+    const token = live
+      ? this.liveStart(live, {
+          role,
+          message,
+          mcpMethod: method,
+          jsonrpcId: String(id),
+          notification: false,
+          tool,
+          prompt,
+          resourceUri,
+          server: this.server(),
+          sessionId: this.sessionId(),
+          transport: this.kind,
+          protocolVersion,
+          clientName,
+          clientVersion,
+          clientPlatform: clientName === undefined ? undefined : clientPlatform(clientName),
+          http,
+          ts,
+        })
+      : undefined;
+    const progressToken = meta && isId(meta.progressToken) ? meta.progressToken : undefined;
+    const pending: Pending = {
+      rpcId: id,
+      method,
+      role,
+      ts,
+      start,
+      params,
+      tool,
+      prompt,
+      resourceUri,
+      requestSize: this.options.captureSizes ? jsonByteLength(message) : undefined,
+      clientName,
+      clientVersion,
+      protocolVersion,
+      http,
+      progressToken,
+      token,
+    };
+    map.set(id, pending);
+    if (progressToken !== undefined && token !== undefined && live?.progress) {
+      this.progress.set(progressToken, pending);
+    }
+    return token;
+  }
+
+  private notification(
+    message: Message,
+    method: string,
+    direction: 'in' | 'out',
+    extra: unknown,
+  ): void {
+    const params = isObject(message.params) ? message.params : undefined;
+    if (method === 'notifications/cancelled' && params && isId(params.requestId)) {
+      // The requester cancels: an incoming cancel names a request we received, an outgoing
+      // one a request we sent.
+      const map = direction === 'in' ? this.incoming : this.outgoing;
+      const pending = map.get(params.requestId);
+      if (pending) {
+        map.delete(params.requestId);
+        this.finish(
+          pending,
+          'cancelled',
+          undefined,
+          undefined,
+          stringOf(params.reason),
+          undefined,
+          undefined,
+        );
+      }
+    } else if (method === 'notifications/progress' && params && isId(params.progressToken)) {
+      const pending = this.progress.get(params.progressToken);
+      const live = this.monitor.live;
+      if (pending && pending.token !== undefined && live?.progress) {
+        const progress = live.progress.bind(live);
+        guarded('live progress', () => progress(pending.token, params));
+      }
+    } else if (method.endsWith('/list_changed')) {
+      this.monitor.tracker.markStale(this.scope(), method);
+    }
+    const role: RequestRole = direction === 'in' ? 'server' : 'client';
+    const http = direction === 'in' ? this.httpFacts(extra) : undefined;
+    const ts = Date.now();
+    const live = this.monitor.live;
+    const token = live
+      ? this.liveStart(live, {
+          role,
+          message,
+          mcpMethod: method,
+          jsonrpcId: undefined,
+          notification: true,
+          tool: undefined,
+          prompt: undefined,
+          resourceUri: params ? stringOf(params.uri) : undefined,
+          server: this.server(),
+          sessionId: this.sessionId(),
+          transport: this.kind,
+          protocolVersion: this.protocolVersion,
+          clientName: this.clientName,
+          clientVersion: this.clientVersion,
+          clientPlatform:
+            this.clientName === undefined ? undefined : clientPlatform(this.clientName),
+          http,
+          ts,
+        })
+      : undefined;
+    const event = this.event({
+      ts,
+      role,
+      method,
+      jsonrpcId: undefined,
+      tool: undefined,
+      prompt: undefined,
+      resourceUri: params ? stringOf(params.uri) : undefined,
+      latencyUs: 0,
+      requestSize: this.options.captureSizes ? jsonByteLength(message) : undefined,
+      responseSize: undefined,
+      errorCode: undefined,
+      errorMsg: undefined,
+      clientName: this.clientName,
+      clientVersion: this.clientVersion,
+      protocolVersion: this.protocolVersion,
+      http,
+      note: 'notification',
+    });
+    if (token !== undefined && live) {
+      const end = live.end.bind(live);
+      guarded('live end', () => end(token, event, undefined));
+    }
+    this.monitor.emit(event);
+  }
+
+  private responded(pending: Pending, response: Message): void {
+    const error = response.error;
+    if (isObject(error)) {
+      const code = error.code;
+      this.finish(
+        pending,
+        'error',
+        response,
+        typeof code === 'number' || typeof code === 'string' ? String(code) : undefined,
+        stringOf(error.message),
+        undefined,
+        undefined,
+      );
+      return;
+    }
+    const result = isObject(response.result) ? response.result : undefined;
+    if (pending.method === 'tools/call' && result?.isError === true) {
+      this.finish(
+        pending,
+        'tool_error',
+        response,
+        undefined,
+        toolErrorText(result),
+        result,
+        undefined,
+      );
+      return;
+    }
+    if (pending.method === 'initialize' && result) this.initialized(pending, result);
+    let schema: SchemaVersionCreatedEvent | undefined;
+    if (this.options.schemaTracking && result && isSchemaMethod(pending.method)) {
+      schema = this.monitor.tracker.observe({
+        server: this.server(),
+        scope: this.scope(),
+        sessionId: this.sessionId(),
+        method: pending.method,
+        requestCursor: pending.params?.cursor,
+        result,
+        jsonrpcId: String(pending.rpcId),
+        role: pending.role,
+        now: performance.now(),
+      });
+    }
+    this.finish(pending, 'ok', response, undefined, undefined, result, schema);
+  }
+
+  private finish(
+    pending: Pending,
+    note: RequestNote,
+    response: Message | undefined,
+    errorCode: string | undefined,
+    errorMsg: string | undefined,
+    _result: Message | undefined,
+    schema: SchemaVersionCreatedEvent | undefined,
+  ): void {
+    if (pending.progressToken !== undefined) this.progress.delete(pending.progressToken);
+    const latencyUs = Math.round((performance.now() - pending.start) * 1000);
+    const session = this.session;
+    this.monitor.requestCount++;
+    if (note !== 'ok') this.monitor.errorCount++;
+    if (session?.open) {
+      session.requestCount++;
+      if (note !== 'ok') session.errorCount++;
+    }
+    const event = this.event({
+      ts: pending.ts,
+      role: pending.role,
+      method: pending.method,
+      jsonrpcId: String(pending.rpcId),
+      tool: pending.tool,
+      prompt: pending.prompt,
+      resourceUri: pending.resourceUri,
+      latencyUs,
+      requestSize: pending.requestSize,
+      responseSize: response && this.options.captureSizes ? jsonByteLength(response) : undefined,
+      errorCode,
+      errorMsg: errorMsg === undefined ? undefined : capMessage(errorMsg),
+      clientName: pending.clientName ?? this.clientName,
+      clientVersion: pending.clientVersion ?? this.clientVersion,
+      protocolVersion: pending.protocolVersion ?? this.protocolVersion,
+      http: pending.http,
+      note,
+    });
+    const live = this.monitor.live;
+    if (pending.token !== undefined && live) {
+      const end = live.end.bind(live);
+      guarded('live end', () => end(pending.token, event, schema));
+    }
+    this.monitor.emit(event);
+    if (schema) this.monitor.emit(schema);
+  }
+
+  private event(fields: {
+    ts: number;
+    role: RequestRole;
+    method: string;
+    jsonrpcId: string | undefined;
+    tool: string | undefined;
+    prompt: string | undefined;
+    resourceUri: string | undefined;
+    latencyUs: number;
+    requestSize: number | undefined;
+    responseSize: number | undefined;
+    errorCode: string | undefined;
+    errorMsg: string | undefined;
+    clientName: string | undefined;
+    clientVersion: string | undefined;
+    protocolVersion: string | undefined;
+    http: HttpFacts | undefined;
+    note: RequestNote;
+  }): RequestEvent {
+    const http = fields.http;
+    return {
+      type: 'request',
+      id: randomUUID(),
+      ts: fields.ts,
+      server: this.server(),
+      sessionId: this.sessionId(),
+      role: fields.role,
+      transport: this.kind,
+      httpMethod: http?.method,
+      path: http?.path,
+      httpStatus: undefined,
+      clientAddress: http?.clientAddress,
+      clientPort: http?.clientPort,
+      mcpMethod: fields.method,
+      jsonrpcId: fields.jsonrpcId,
+      tool: fields.tool,
+      prompt: fields.prompt,
+      resourceUri: fields.resourceUri,
+      latencyUs: fields.latencyUs,
+      requestSize: fields.requestSize,
+      responseSize: fields.responseSize,
+      errorCode: fields.errorCode,
+      errorMsg: fields.errorMsg,
+      clientName: fields.clientName,
+      clientVersion: fields.clientVersion,
+      clientPlatform:
+        fields.clientName === undefined ? undefined : clientPlatform(fields.clientName),
+      protocolVersion: fields.protocolVersion,
+      note: fields.note,
+    };
+  }
+
+  private initialized(pending: Pending, result: Message): void {
+    const clientInfo =
+      pending.params && isObject(pending.params.clientInfo) ? pending.params.clientInfo : undefined;
+    this.clientName = clientInfo ? stringOf(clientInfo.name) : this.clientName;
+    this.clientVersion = clientInfo ? stringOf(clientInfo.version) : this.clientVersion;
+    this.protocolVersion =
+      stringOf(result.protocolVersion) ?? stringOf(pending.params?.protocolVersion);
+    const serverInfo = isObject(result.serverInfo) ? result.serverInfo : undefined;
+    const serverName = serverInfo ? stringOf(serverInfo.name) : undefined;
+    if (serverName) {
+      this.serverName = serverName;
+      this.monitor.serverName ??= serverName;
+    }
+    if (this.session?.open) this.endSession('closed'); // re-initialize on one connection
+    const id =
+      this.transport.sessionId ?? (this.kind === 'streamable-http' ? undefined : randomUUID());
+    if (id === undefined) return; // stateless HTTP: requests, but no session
+    const now = performance.now();
+    this.session = {
+      id,
+      role: pending.role,
+      ts: Date.now(),
+      start: now,
+      requestCount: 0,
+      errorCount: 0,
+      open: true,
+      idle: false,
+    };
+    this.monitor.activeSessions++;
+    this.monitor.emit({
+      type: 'session_start',
+      sessionId: id,
+      server: this.server(),
+      ts: this.session.ts,
+      clientName: this.clientName,
+      clientVersion: this.clientVersion,
+      clientPlatform: clientPlatform(this.clientName),
+      protocolVersion: this.protocolVersion,
+      transport: this.kind,
+      serverName,
+      serverVersion: serverInfo ? stringOf(serverInfo.version) : undefined,
+      role: pending.role,
+    });
+  }
+
+  private reopenSession(): void {
+    const session = this.session;
+    if (!session || session.open || this.closed) return;
+    // Traffic after an idle timeout: the same session carries on, so it starts again.
+    session.open = true;
+    session.idle = false;
+    this.monitor.activeSessions++;
+    this.monitor.emit({
+      type: 'session_start',
+      sessionId: session.id,
+      server: this.server(),
+      ts: Date.now(),
+      clientName: this.clientName,
+      clientVersion: this.clientVersion,
+      clientPlatform: clientPlatform(this.clientName),
+      protocolVersion: this.protocolVersion,
+      transport: this.kind,
+      serverName: this.serverName,
+      serverVersion: undefined,
+      role: session.role,
+    });
+  }
+
+  private endSession(reason: SessionEndReason): void {
+    const session = this.session;
+    if (!session?.open) return;
+    session.open = false;
+    session.idle = reason === 'idle_timeout';
+    this.monitor.activeSessions--;
+    const now = Date.now();
+    this.monitor.emit({
+      type: 'session_end',
+      sessionId: session.id,
+      server: this.server(),
+      ts: now,
+      durationMs: Math.max(0, Math.round(performance.now() - session.start)),
+      requestCount: session.requestCount,
+      errorCount: session.errorCount,
+      reason,
+      transport: this.kind,
+      role: session.role,
+    });
+  }
+
+  private endAllPending(note: 'closed' | 'timeout'): void {
+    for (const map of [this.incoming, this.outgoing]) {
+      const entries = [...map.values()];
+      map.clear();
+      for (const pending of entries) {
+        this.finish(pending, note, undefined, undefined, undefined, undefined, undefined);
+      }
+    }
+  }
+
+  private timeout(pending: Pending, map: Map<JsonRpcId, Pending>): void {
+    map.delete(pending.rpcId);
+    this.finish(pending, 'timeout', undefined, undefined, undefined, undefined, undefined);
+  }
+
+  private evictOldest(map: Map<JsonRpcId, Pending>): void {
+    const oldest = map.values().next();
+    if (!oldest.done) this.timeout(oldest.value, map);
+  }
+
+  private liveStart(live: LiveHooks, info: RequestStart): unknown {
+    try {
+      return live.start(info);
+    } catch (error) {
+      reportError('live start', error);
+      return undefined;
+    }
+  }
+
+  private httpFacts(extra: unknown): HttpFacts | undefined {
+    if (this.kind !== 'streamable-http' && this.kind !== 'sse') return undefined;
+    const peer = this.httpPeer;
+    let headers: unknown;
+    let path: string | undefined;
+    if (isObject(extra)) {
+      // v1 passes requestInfo { headers, url }; v2 passes the web Request itself.
+      const info = extra.requestInfo;
+      const request = extra.request;
+      if (isObject(info)) {
+        headers = info.headers;
+        path = urlPath(info.url);
+      } else if (isObject(request)) {
+        headers = request.headers;
+        path = urlPath(request.url);
+      }
+    }
+    if (headers === undefined && path === undefined && !peer) return undefined;
+    return {
+      headers,
+      // Client-to-server messages only ever travel in POST bodies (Streamable HTTP and SSE).
+      method: 'POST',
+      path: path ?? peer?.path,
+      clientAddress: peer?.clientAddress,
+      clientPort: peer?.clientPort,
+      protocolVersion: peer?.protocolVersion,
+    };
+  }
+
+  private server(): string {
+    return this.options.serverName ?? this.serverName ?? this.monitor.serverName ?? 'unknown';
+  }
+
+  private sessionId(): string | undefined {
+    const session = this.session;
+    if (session) return session.id;
+    const id = this.transport.sessionId;
+    return typeof id === 'string' ? id : undefined;
+  }
+
+  private scope(): string {
+    return this.session?.id ?? (this.scopeId ??= randomUUID());
+  }
+}
+
+function expireOlderThan(
+  map: Map<JsonRpcId, Pending>,
+  cutoff: number,
+  expire: (pending: Pending) => void,
+): void {
+  // Maps iterate in insertion order, which is start order: stop at the first young entry.
+  for (const pending of map.values()) {
+    if (pending.start > cutoff) break;
+    expire(pending);
+  }
+}
+
+function isObject(value: unknown): value is Message {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isId(value: unknown): value is JsonRpcId {
+  return typeof value === 'string' || typeof value === 'number';
+}
+
+function stringOf(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function capMessage(text: string): string {
+  return text.length > MAX_ERROR_MESSAGE_LENGTH ? text.slice(0, MAX_ERROR_MESSAGE_LENGTH) : text;
+}
+
+function toolErrorText(result: Message): string | undefined {
+  const content = result.content;
+  if (!Array.isArray(content)) return undefined;
+  for (const block of content) {
+    if (isObject(block) && block.type === 'text' && typeof block.text === 'string')
+      return block.text;
+  }
+  return undefined;
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : 'send failed';
+}
+
+function urlPath(url: unknown): string | undefined {
+  if (url instanceof URL) return url.pathname;
+  if (typeof url === 'string') {
+    try {
+      return new URL(url, 'http://localhost').pathname;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}

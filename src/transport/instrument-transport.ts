@@ -1,0 +1,288 @@
+import type { HttpFacts } from '../live-hooks.js';
+import { getDefaultBus } from '../event-bus.js';
+import { reportError } from '../diagnostics.js';
+import { monitorFor } from '../monitor.js';
+import { resolveOptions, type InstrumentOptions } from '../options.js';
+import { Connection } from './connection.js';
+import { detectTransportKind } from './transport-kind.js';
+
+/**
+ * The part of the MCP Transport contract mcp-otel relies on. Both SDK generations'
+ * transports (and any custom one) satisfy it.
+ */
+export interface TransportLike {
+  start(): Promise<void>;
+  send(message: never, options?: never): Promise<void>;
+  close(): Promise<void>;
+  sessionId?: string | undefined;
+}
+
+type Handler = (this: unknown, ...args: unknown[]) => unknown;
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
+const INSTRUMENTED = Symbol.for('mcp-otel.instrumented');
+
+/** Internal knobs `instrument()` passes; not part of the public options. */
+export interface TransportInstrumentation {
+  /** Server name known at instrument time (e.g. read from the server object). */
+  readonly serverName?: string;
+}
+
+/**
+ * Wraps a transport in place so that every message it carries, in either direction, becomes
+ * events, and returns it. Transparent: messages reach the other side unchanged (the only
+ * change live hooks may make is trace context in `_meta`, on a copy), handlers installed
+ * before or after behave as before, and nothing here ever throws into the host.
+ *
+ * @example
+ * const transport = instrumentTransport(new StdioServerTransport(), { sinks: [createConsoleSink()] });
+ * await server.connect(transport);
+ */
+export function instrumentTransport<T extends TransportLike>(
+  transport: T,
+  options?: InstrumentOptions,
+): T {
+  return instrumentTransportWith(transport, options, {});
+}
+
+/** {@link instrumentTransport} with the internal knobs of `instrument()`. */
+export function instrumentTransportWith<T extends TransportLike>(
+  transport: T,
+  options: InstrumentOptions | undefined,
+  internal: TransportInstrumentation,
+): T {
+  if (transport === null || typeof transport !== 'object' || typeof transport.send !== 'function') {
+    throw new TypeError('instrumentTransport: expected an MCP Transport (an object with send())');
+  }
+  const target = transport as T & Record<PropertyKey, unknown>;
+  if (target[INSTRUMENTED] === true) return transport;
+  try {
+    const bus = options?.bus ?? getDefaultBus();
+    for (const sink of options?.sinks ?? []) bus.addSink(sink);
+    const resolved = resolveOptions(options);
+    const monitor = monitorFor(bus, resolved);
+    const kind = resolved.transportKind ?? detectTransportKind(transport);
+    const connection = new Connection(transport, monitor, resolved, kind, internal.serverName);
+    patch(target, connection);
+  } catch (error) {
+    reportError('instrumentTransport (transport left as it was)', error);
+  }
+  return transport;
+}
+
+function patch(target: Record<PropertyKey, unknown>, connection: Connection): void {
+  Object.defineProperty(target, INSTRUMENTED, { value: true, enumerable: false });
+
+  // onmessage: observe before the host's handler runs, and run that handler inside the live
+  // context (the span of the request) so the host's own work nests under it.
+  let dispatching: unknown;
+  interceptHandler(
+    target,
+    'onmessage',
+    (handler) =>
+      function onmessage(this: unknown, message: unknown, extra: unknown): unknown {
+        // Protocol.connect() chains the handler it found before installing its own; the chained
+        // call carries the same message and must not be observed twice.
+        if (message === dispatching) return handler.call(this, message, extra);
+        const previous = dispatching;
+        dispatching = message;
+        try {
+          let token: unknown;
+          try {
+            token = connection.received(message, extra);
+          } catch (error) {
+            reportError('observing a received message', error);
+          }
+          if (token === undefined) return handler.call(this, message, extra);
+          return connection.runHandler(token, () => handler.call(this, message, extra));
+        } finally {
+          dispatching = previous;
+        }
+      },
+  );
+
+  interceptHandler(
+    target,
+    'onclose',
+    (handler) =>
+      function onclose(this: unknown, ...args: unknown[]): unknown {
+        try {
+          connection.close();
+        } catch (error) {
+          reportError('observing close', error);
+        }
+        return handler.apply(this, args);
+      },
+  );
+
+  wrapMethod(
+    target,
+    'send',
+    (original) =>
+      function send(this: unknown, message: unknown, ...rest: unknown[]): unknown {
+        let outgoing = message;
+        try {
+          outgoing = connection.sending(message);
+        } catch (error) {
+          reportError('observing a sent message', error);
+        }
+        const result = original.call(this, outgoing, ...rest);
+        if (isPromise(result)) {
+          result.then(undefined, (error: unknown) => {
+            try {
+              connection.sendFailed(outgoing, error);
+            } catch (inner) {
+              reportError('observing a failed send', inner);
+            }
+          });
+        }
+        return result;
+      },
+  );
+
+  // close() with no onclose handler installed would otherwise go unseen.
+  wrapMethod(
+    target,
+    'close',
+    (original) =>
+      function close(this: unknown, ...args: unknown[]): unknown {
+        const result = original.apply(this, args);
+        const after = (): void => {
+          try {
+            connection.close();
+          } catch (error) {
+            reportError('observing close', error);
+          }
+        };
+        if (isPromise(result)) result.then(after, after);
+        else after();
+        return result;
+      },
+  );
+
+  // HTTP server transports: the peer's address and DELETE (session deleted) are only visible
+  // on the HTTP request itself.
+  for (const name of ['handleRequest', 'handlePostMessage']) {
+    wrapMethod(
+      target,
+      name,
+      (original) =>
+        function handle(this: unknown, request: unknown, ...rest: unknown[]): unknown {
+          try {
+            const facts = httpFactsOf(request);
+            if (facts) connection.httpRequest(facts);
+          } catch (error) {
+            reportError('observing an HTTP request', error);
+          }
+          return original.call(this, request, ...rest);
+        },
+    );
+  }
+}
+
+/**
+ * Replaces the handler property `name` with an accessor that wraps whatever handler is
+ * assigned. Where the transport already has an accessor (SDK 1.x's Node Streamable HTTP
+ * transport forwards to an inner web-standard transport through prototype accessors), the
+ * wrapped handler is stored through that accessor, so the inner transport calls it; where it is
+ * a plain field, the accessor keeps it. Reading gives the wrapped handler, which is what the
+ * transport itself must call; assigning one of our wrappers back does not wrap it twice.
+ */
+function interceptHandler(
+  target: Record<PropertyKey, unknown>,
+  name: string,
+  wrap: (handler: Handler) => Handler,
+): void {
+  const descriptor = findDescriptor(target, name);
+  let read: () => unknown;
+  let write: (value: unknown) => void;
+  if (descriptor && (descriptor.get || descriptor.set)) {
+    const { get, set } = descriptor;
+    read = () => get?.call(target);
+    write = (value) => set?.call(target, value);
+  } else {
+    let slot: unknown = descriptor?.value;
+    read = () => slot;
+    write = (value) => {
+      slot = value;
+    };
+  }
+  const ours = new WeakSet<object>();
+  const adopt = (value: unknown): unknown => {
+    if (typeof value !== 'function' || ours.has(value)) return value;
+    const wrapped = wrap(value as Handler);
+    ours.add(wrapped);
+    return wrapped;
+  };
+  write(adopt(read()));
+  Object.defineProperty(target, name, {
+    configurable: true,
+    enumerable: true,
+    get: read,
+    set: (value: unknown) => write(adopt(value)),
+  });
+}
+
+function wrapMethod(
+  target: Record<PropertyKey, unknown>,
+  name: string,
+  wrap: (original: AnyFunction) => AnyFunction,
+): void {
+  const original = target[name];
+  if (typeof original !== 'function') return;
+  const descriptor = findDescriptor(target, name);
+  if (descriptor && descriptor.writable === false && !descriptor.configurable) return;
+  Object.defineProperty(target, name, {
+    configurable: true,
+    enumerable: descriptor?.enumerable ?? false,
+    writable: true,
+    value: wrap(original as AnyFunction),
+  });
+}
+
+function findDescriptor(target: object, name: string): PropertyDescriptor | undefined {
+  let proto: object | null = target;
+  while (proto) {
+    const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+    if (descriptor) return descriptor;
+    proto = Object.getPrototypeOf(proto) as object | null;
+  }
+  return undefined;
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return value instanceof Promise;
+}
+
+/** Facts of a Node IncomingMessage or a web Request. */
+function httpFactsOf(request: unknown): HttpFacts | undefined {
+  if (typeof request !== 'object' || request === null) return undefined;
+  const r = request as {
+    method?: unknown;
+    url?: unknown;
+    httpVersion?: unknown;
+    socket?: { remoteAddress?: unknown; remotePort?: unknown };
+  };
+  const method = typeof r.method === 'string' ? r.method : undefined;
+  let path: string | undefined;
+  if (typeof r.url === 'string') {
+    const query = r.url.indexOf('?');
+    path = r.url.startsWith('/') ? (query >= 0 ? r.url.slice(0, query) : r.url) : safePath(r.url);
+  }
+  const socket = r.socket;
+  return {
+    method,
+    path,
+    clientAddress: typeof socket?.remoteAddress === 'string' ? socket.remoteAddress : undefined,
+    clientPort: typeof socket?.remotePort === 'number' ? socket.remotePort : undefined,
+    protocolVersion: typeof r.httpVersion === 'string' ? r.httpVersion : undefined,
+  };
+}
+
+function safePath(url: string): string | undefined {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
+}
