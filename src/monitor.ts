@@ -1,4 +1,5 @@
-import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+// The global `performance` (not node:perf_hooks' binding) so that fake timers can drive it.
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { EventBus } from './event-bus.js';
 import type { ProxyEvent } from './events.js';
 import type { LiveHooks } from './live-hooks.js';

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type {
-  ClientPlatform,
   RequestEvent,
   RequestNote,
   RequestRole,

@@ -197,9 +197,9 @@ function interceptHandler(
   let read: () => unknown;
   let write: (value: unknown) => void;
   if (descriptor && (descriptor.get || descriptor.set)) {
-    const { get, set } = descriptor;
-    read = () => get?.call(target);
-    write = (value) => set?.call(target, value);
+    const accessor = descriptor;
+    read = () => accessor.get?.call(target);
+    write = (value) => accessor.set?.call(target, value);
   } else {
     let slot: unknown = descriptor?.value;
     read = () => slot;
