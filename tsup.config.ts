@@ -10,4 +10,6 @@ export default defineConfig({
   platform: 'node',
   splitting: false,
   treeshake: true,
+  // import.meta.url in the CJS build (createRequire for lazily loaded exporters).
+  shims: true,
 });

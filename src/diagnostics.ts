@@ -71,6 +71,18 @@ function describeError(error: unknown): string {
 }
 
 /**
+ * `String(value)` for a diagnostic message, which never throws: a null-prototype object, or one
+ * whose `toString` throws, must not turn a warning about a bad option into a throw.
+ */
+export function printable(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return `[unprintable ${typeof value}]`;
+  }
+}
+
+/**
  * Calls `fn` and contains whatever it does: a throw, or a returned promise that rejects. Every
  * sink call and every user hook goes through here.
  */

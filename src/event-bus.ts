@@ -1,4 +1,4 @@
-import { guarded, reportWarning, settleWithin } from './diagnostics.js';
+import { guarded, printable, reportWarning, settleWithin } from './diagnostics.js';
 import type { ProxyEvent } from './events.js';
 import type { LiveHooks } from './live-hooks.js';
 
@@ -77,6 +77,10 @@ export class EventBus {
   private dropReported = false;
   private closed = false;
   private flushing: Promise<void> | undefined;
+  /** Events were dispatched after the running flush started its sinks' `flush()`. */
+  private dispatchedSinceFlush = false;
+  /** The run queued behind the running one, shared by every caller meanwhile. */
+  private flushAgain: Promise<void> | undefined;
   private shuttingDown: Promise<void> | undefined;
   private readonly flushTimer: NodeJS.Timeout | undefined;
   private readonly shutdownHooks = new Set<ShutdownHook>();
@@ -176,10 +180,24 @@ export class EventBus {
     return () => this.shutdownHooks.delete(hook);
   }
 
-  /** Dispatches everything queued, then runs every sink's `flush()`. Concurrent calls share one run. */
+  /**
+   * Dispatches everything queued, then runs every sink's `flush()`. Concurrent calls share one
+   * run; after `shutdown()` it returns the shutdown's promise (the sinks are already flushed).
+   */
   flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
+    if (this.shuttingDown) return this.shuttingDown;
     this.dispatchNow();
+    if (this.flushing) {
+      if (!this.dispatchedSinceFlush) return this.flushing;
+      // The running sinks' flush() started before these events reached them: one more run
+      // after it, so the caller's events are flushed when its promise resolves.
+      this.flushAgain ??= this.flushing.then(() => {
+        this.flushAgain = undefined;
+        return this.flush();
+      });
+      return this.flushAgain;
+    }
+    this.dispatchedSinceFlush = false;
     const run = Promise.all(
       this.sinks.map((sink) =>
         sink.flush
@@ -199,35 +217,44 @@ export class EventBus {
    */
   shutdown(): Promise<void> {
     if (this.shuttingDown) return this.shuttingDown;
-    for (const hook of this.shutdownHooks) guarded('shutdown hook', hook);
+    // Set before the hooks run, so a hook that calls shutdown() (or flush()) gets this promise
+    // instead of re-running the hooks and shutting the sinks down twice.
+    let settle!: (done: Promise<void>) => void;
+    this.shuttingDown = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const hooks = [...this.shutdownHooks];
     this.shutdownHooks.clear();
+    for (const hook of hooks) guarded('shutdown hook', hook);
     this.dispatchNow();
     this.closed = true;
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.removeProcessHandlers();
     const sinks = [...this.sinks];
-    this.shuttingDown = settleWithin(
-      'event bus shutdown',
-      () =>
-        Promise.all(
-          sinks.map(async (sink) => {
-            if (sink.flush) {
-              await settleWithin(
-                `sink ${sink.name} flush`,
-                () => sink.flush?.(),
-                this.shutdownTimeoutMs,
-              );
-            }
-            if (sink.shutdown) {
-              await settleWithin(
-                `sink ${sink.name} shutdown`,
-                () => sink.shutdown?.(),
-                this.shutdownTimeoutMs,
-              );
-            }
-          }),
-        ),
-      this.shutdownTimeoutMs,
+    settle(
+      settleWithin(
+        'event bus shutdown',
+        () =>
+          Promise.all(
+            sinks.map(async (sink) => {
+              if (sink.flush) {
+                await settleWithin(
+                  `sink ${sink.name} flush`,
+                  () => sink.flush?.(),
+                  this.shutdownTimeoutMs,
+                );
+              }
+              if (sink.shutdown) {
+                await settleWithin(
+                  `sink ${sink.name} shutdown`,
+                  () => sink.shutdown?.(),
+                  this.shutdownTimeoutMs,
+                );
+              }
+            }),
+          ),
+        this.shutdownTimeoutMs,
+      ),
     );
     return this.shuttingDown;
   }
@@ -245,6 +272,7 @@ export class EventBus {
     if (this.queue.length === 0) return;
     const events = this.queue;
     this.queue = [];
+    if (this.flushing) this.dispatchedSinceFlush = true;
     for (let start = 0; start < events.length; start += this.maxBatchSize) {
       const batch =
         start === 0 && events.length <= this.maxBatchSize
@@ -301,7 +329,7 @@ function positiveInt(value: number | undefined, fallback: number, name: string):
   if (value === undefined) return fallback;
   if (Number.isFinite(value) && value >= 1) return Math.floor(value);
   reportWarning(
-    `EventBus option ${name}=${String(value)} is not a positive number; using ${fallback}`,
+    `EventBus option ${name}=${printable(value)} is not a positive number; using ${fallback}`,
   );
   return fallback;
 }
@@ -309,7 +337,9 @@ function positiveInt(value: number | undefined, fallback: number, name: string):
 function nonNegativeInt(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   if (Number.isFinite(value) && value >= 0) return Math.floor(value);
-  reportWarning(`EventBus option ${name}=${String(value)} is not a number >= 0; using ${fallback}`);
+  reportWarning(
+    `EventBus option ${name}=${printable(value)} is not a number >= 0; using ${fallback}`,
+  );
   return fallback;
 }
 

@@ -2,9 +2,8 @@
  * mcp-otel: observability for MCP servers and clients. Public API; everything exported here
  * is a promise to users (test/unit/exports.test.ts pins the list).
  */
-export { instrument } from './instrument.js';
+export { instrument, instrumentTransport } from './instrument.js';
 export type { Instrumentable } from './instrument.js';
-export { instrumentTransport } from './transport/instrument-transport.js';
 export type { TransportLike } from './transport/instrument-transport.js';
 export {
   EventBus,
@@ -29,10 +28,21 @@ export { createJsonlSink } from './sinks/jsonl-sink.js';
 export type { JsonlSinkOptions } from './sinks/jsonl-sink.js';
 export { createMemorySink, DEFAULT_MEMORY_SINK_MAX_EVENTS } from './sinks/memory-sink.js';
 export type { MemorySink, MemorySinkOptions } from './sinks/memory-sink.js';
+export {
+  createOtelSink,
+  DEFAULT_MAX_CONTENT_BYTES,
+  DEFAULT_MAX_SCHEMA_PAYLOAD_BYTES,
+  DEFAULT_MAX_DISTINCT_NAMES,
+  DEFAULT_MAX_NAME_LENGTH,
+} from './sinks/otel/otel-sink.js';
+export type { OtelSink, OtelSinkOptions, SpanToken } from './sinks/otel/otel-sink.js';
+export type { RedactHook, RedactContext } from './sinks/otel/content.js';
+export { DEFAULT_REDACTED_KEYS } from './sinks/otel/content.js';
+export type { BatchProcessorOptions } from './sinks/otel/batch-processor.js';
 export { clientPlatform } from './session/client-platform.js';
 export { setDiagnosticLogger } from './diagnostics.js';
 export type { DiagnosticLogger } from './diagnostics.js';
-export type { LiveHooks, RequestStart, HttpFacts } from './live-hooks.js';
+export type { LiveHooks, RequestStart, RequestEndDetail, HttpFacts } from './live-hooks.js';
 export type {
   ProxyEvent,
   ProxyEventType,

@@ -1,5 +1,6 @@
 import type { InstrumentOptions } from './options.js';
 import { reportError, reportWarning } from './diagnostics.js';
+import { resolveBus } from './setup.js';
 import { instrumentTransportWith, type TransportLike } from './transport/instrument-transport.js';
 
 /**
@@ -47,6 +48,7 @@ export function instrument<T extends Instrumentable>(target: T, options?: Instru
   }
   try {
     const serverName = serverNameOf(protocol);
+    const resolved = withBus(options, serverName);
     const original = protocol.connect;
     Object.defineProperty(marked, INSTRUMENTED, { value: true, enumerable: false });
     Object.defineProperty(protocol, 'connect', {
@@ -54,16 +56,53 @@ export function instrument<T extends Instrumentable>(target: T, options?: Instru
       enumerable: false,
       writable: true,
       value: function connect(this: unknown, transport: unknown, ...rest: unknown[]) {
-        return original.call(this, wrap(transport, options, serverName), ...rest);
+        return original.call(this, wrap(transport, resolved, serverName), ...rest);
       },
     });
     // Already connected: instrument the live transport too.
     const live = protocol.transport;
-    if (live !== undefined) wrap(live, options, serverName);
+    if (live !== undefined) wrap(live, resolved, serverName);
   } catch (error) {
     reportError('instrument (left as it was)', error);
   }
   return target;
+}
+
+/**
+ * Wraps a transport in place so that every message it carries, in either direction, becomes
+ * events (and, with the OTel sink, spans), and returns it. Use it for a transport you connect
+ * yourself; `instrument()` calls it for every transport a server or client connects.
+ * Transparent: messages reach the other side unchanged (the only change is W3C trace context in
+ * `params._meta`, on a copy), handlers installed before or after behave as before, and nothing
+ * here ever throws into the host.
+ *
+ * @example
+ * const transport = instrumentTransport(new StdioServerTransport());
+ * await server.connect(transport);
+ */
+export function instrumentTransport<T extends TransportLike>(
+  transport: T,
+  options?: InstrumentOptions,
+): T {
+  if (transport === null || typeof transport !== 'object' || typeof transport.send !== 'function') {
+    throw new TypeError('instrumentTransport: expected an MCP Transport (an object with send())');
+  }
+  return instrumentTransportWith(transport, withBus(options, undefined), {});
+}
+
+/** Options with the bus resolved and its sinks attached, so the middleware only sees a bus. */
+function withBus(
+  options: InstrumentOptions | undefined,
+  serverName: string | undefined,
+): InstrumentOptions {
+  let bus;
+  try {
+    bus = resolveBus(options, serverName);
+  } catch (error) {
+    reportError('setting up sinks', error);
+    return { ...options, sinks: [] };
+  }
+  return { ...options, bus, sinks: [] };
 }
 
 function wrap(

@@ -60,6 +60,14 @@ export interface LiveHooks<Token = unknown> {
   inject?(token: Token, message: Readonly<Record<string, unknown>>): Record<string, unknown>;
   /** A `notifications/progress` for the request of `token`. */
   progress?(token: Token, params: Readonly<Record<string, unknown>>): void;
-  /** The request ended; `schema` is the version its list result created, if any. */
-  end(token: Token, event: RequestEvent, schema: SchemaVersionCreatedEvent | undefined): void;
+  /** The request ended (for notifications: right after `start`). */
+  end(token: Token, event: RequestEvent, detail: RequestEndDetail): void;
+}
+
+/** What the end of a request carries besides its event. */
+export interface RequestEndDetail {
+  /** The JSON-RPC response, when one ended the request (never mutate). */
+  readonly response: Readonly<Record<string, unknown>> | undefined;
+  /** The schema version its list result created, if any. */
+  readonly schema: SchemaVersionCreatedEvent | undefined;
 }

@@ -1,6 +1,7 @@
 import type { EventBus, EventSink } from './event-bus.js';
 import type { TransportKind } from './events.js';
-import { reportWarning } from './diagnostics.js';
+import { printable, reportWarning } from './diagnostics.js';
+import type { OtelSinkOptions } from './sinks/otel/otel-sink.js';
 
 /** Default {@link InstrumentOptions.heartbeatIntervalMs}: 30 s. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
@@ -11,12 +12,16 @@ export const DEFAULT_PENDING_REQUEST_TIMEOUT_MS = 10 * 60_000;
 /** Default {@link InstrumentOptions.maxPendingRequests}. */
 export const DEFAULT_MAX_PENDING_REQUESTS = 10_000;
 
-/** Options of `instrument()` and `instrumentTransport()`: one object, every field optional. */
-export interface InstrumentOptions {
+/**
+ * Options of `instrument()` and `instrumentTransport()`: one object, every field optional. The
+ * OpenTelemetry fields (inherited from {@link OtelSinkOptions}) shape the OTel sink that is
+ * created when no `sinks` and no `bus` are given; the first call that creates it fixes them.
+ */
+export interface InstrumentOptions extends OtelSinkOptions {
   /**
-   * Sinks that receive events. They are added to the bus in use (the process-wide one unless
-   * `bus` is given), once each.
-   * @default []
+   * Sinks that receive events, added (once each) to the bus in use: the process-wide one unless
+   * `bus` is given.
+   * @default [the process-wide OpenTelemetry sink] when `bus` is not given either; else []
    */
   sinks?: readonly EventSink[];
   /** Server name in events; overrides `serverInfo.name` learned from initialize. @default serverInfo.name, else 'unknown' */
@@ -112,7 +117,7 @@ function msOption(value: unknown, fallback: number, name: string, zeroAllowed: b
     return Math.floor(value);
   }
   reportWarning(
-    `option ${name}=${String(value)} must be a ${zeroAllowed ? 'number >= 0' : 'positive number'}; using ${fallback}`,
+    `option ${name}=${printable(value)} must be a ${zeroAllowed ? 'number >= 0' : 'positive number'}; using ${fallback}`,
   );
   return fallback;
 }
@@ -120,7 +125,7 @@ function msOption(value: unknown, fallback: number, name: string, zeroAllowed: b
 function booleanOption(value: unknown, fallback: boolean, name: string): boolean {
   if (value === undefined) return fallback;
   if (typeof value === 'boolean') return value;
-  reportWarning(`option ${name}=${String(value)} must be a boolean; using ${String(fallback)}`);
+  reportWarning(`option ${name}=${printable(value)} must be a boolean; using ${String(fallback)}`);
   return fallback;
 }
 
@@ -128,7 +133,7 @@ function transportKindOption(value: unknown): TransportKind | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string' && TRANSPORT_KINDS.has(value)) return value as TransportKind;
   reportWarning(
-    `option transportKind=${String(value)} is not a known transport kind; detecting it`,
+    `option transportKind=${printable(value)} is not a known transport kind; detecting it`,
   );
   return undefined;
 }

@@ -47,7 +47,8 @@ export function isSchemaMethod(method: string): method is SchemaMethod {
 
 /** The list methods a `notifications/.../list_changed` makes stale, if it is one. */
 export function staleMethodsFor(notification: string): readonly SchemaMethod[] | undefined {
-  return LIST_CHANGED[notification];
+  // Own keys only: a peer's method name such as `toString` must not resolve up the prototype.
+  return Object.hasOwn(LIST_CHANGED, notification) ? LIST_CHANGED[notification] : undefined;
 }
 
 interface Version {
@@ -115,7 +116,8 @@ export class SchemaTracker {
     } else {
       const open = this.paginations.get(pagingKey);
       if (!open) return undefined; // continuation of a listing we did not see start
-      open.items.push(...items);
+      // A loop, not push(...items): spreading a page of ~125k+ items overflows the call stack.
+      for (const item of items) open.items.push(item);
       open.pages++;
       open.touched = page.now;
       merged = open.items;

@@ -1,18 +1,25 @@
 import type { ClientPlatform } from '../events.js';
 
 /**
+ * A whole word of the lower-cased name: for short needles that are also common word parts
+ * (`optimized`, `authorized` contain "zed"; `incline`, `decline` contain "cline").
+ */
+const word = (needle: string): RegExp => new RegExp(`(?:^|[^a-z])${needle}(?:[^a-z]|$)`);
+
+/**
  * Substring rules over the lower-cased client name, first match wins. The first five are the
  * ones the issue fixes (docs/events.md); the rest are clients common enough in the MCP
  * ecosystem to be worth a series of their own, and none of their names contain an earlier rule.
  */
-const RULES: ReadonlyArray<readonly [ClientPlatform, readonly string[]]> = [
+const RULES: ReadonlyArray<readonly [ClientPlatform, ReadonlyArray<string | RegExp>]> = [
   ['claude', ['claude']],
   ['cursor', ['cursor']],
   ['chatgpt', ['chatgpt', 'openai']],
-  ['vscode', ['copilot', 'vscode', 'vs-code', 'visual-studio-code']],
+  // VS Code sent `Visual-Studio-Code` at first and sends `Visual Studio Code` now.
+  ['vscode', ['copilot', 'vscode', 'vs-code', 'visual-studio-code', 'visual studio code']],
   ['windsurf', ['windsurf']],
-  ['zed', ['zed']],
-  ['cline', ['cline']],
+  ['zed', [word('zed')]],
+  ['cline', [word('cline')]],
   ['continue', ['continue']],
   ['goose', ['goose']],
   ['gemini', ['gemini']],
@@ -24,7 +31,9 @@ export function clientPlatform(clientName: string | undefined): ClientPlatform {
   if (!clientName) return 'unknown';
   const name = clientName.toLowerCase();
   for (const [platform, needles] of RULES) {
-    for (const needle of needles) if (name.includes(needle)) return platform;
+    for (const needle of needles) {
+      if (typeof needle === 'string' ? name.includes(needle) : needle.test(name)) return platform;
+    }
   }
   return 'unknown';
 }

@@ -1,5 +1,6 @@
 import type { EventSink } from '../event-bus.js';
 import type { ProxyEvent, RequestEvent } from '../events.js';
+import { printable } from '../diagnostics.js';
 
 /** Options of {@link createConsoleSink}. */
 export interface ConsoleSinkOptions {
@@ -22,7 +23,7 @@ export function createConsoleSink(options: ConsoleSinkOptions = {}): EventSink {
   const format = options.format ?? 'pretty';
   if (format !== 'pretty' && format !== 'json') {
     throw new TypeError(
-      `createConsoleSink: format must be 'pretty' or 'json', got ${String(format)}`,
+      `createConsoleSink: format must be 'pretty' or 'json', got ${printable(format)}`,
     );
   }
   const stream = options.stream ?? process.stderr;

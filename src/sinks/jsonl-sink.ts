@@ -1,5 +1,4 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
 import type { EventSink } from '../event-bus.js';
 import type { ProxyEvent } from '../events.js';
 import { reportError } from '../diagnostics.js';
@@ -48,8 +47,12 @@ export function createJsonlSink(options: JsonlSinkOptions): EventSink {
       write(events);
     },
     async flush() {
-      if (!stream || failed || stream.writableLength === 0) return;
-      await once(stream, 'drain');
+      const out = stream;
+      if (!out || failed || out.writableEnded || out.writableLength === 0) return;
+      // Not once('drain'): 'drain' only follows a write() that returned false, so after a few
+      // small writes it never comes. An empty write's callback runs once every write before it
+      // is on disk, or with the error when the stream failed (reported by the 'error' handler).
+      await new Promise<void>((resolve) => out.write('', () => resolve()));
     },
     async shutdown() {
       const out = stream;

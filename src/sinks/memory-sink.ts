@@ -1,5 +1,6 @@
 import type { EventSink } from '../event-bus.js';
 import type { ProxyEvent } from '../events.js';
+import { printable, reportWarning } from '../diagnostics.js';
 
 /** A sink that keeps every event in memory: for tests and users' own assertions. */
 export interface MemorySink extends EventSink {
@@ -31,7 +32,7 @@ export const DEFAULT_MEMORY_SINK_MAX_EVENTS = 100_000;
  * expect(sink.ofType('request')).toHaveLength(1);
  */
 export function createMemorySink(options: MemorySinkOptions = {}): MemorySink {
-  const maxEvents = options.maxEvents ?? DEFAULT_MEMORY_SINK_MAX_EVENTS;
+  const maxEvents = maxEventsOption(options.maxEvents);
   const events: ProxyEvent[] = [];
   return {
     name: options.name ?? 'memory',
@@ -47,4 +48,14 @@ export function createMemorySink(options: MemorySinkOptions = {}): MemorySink {
       return events.filter((e): e is Extract<ProxyEvent, { type: T }> => e.type === type);
     },
   };
+}
+
+/** NaN would make the sink unbounded and 0 or less would keep nothing: both fall back. */
+function maxEventsOption(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MEMORY_SINK_MAX_EVENTS;
+  if (Number.isFinite(value) && value >= 1) return Math.floor(value);
+  reportWarning(
+    `createMemorySink option maxEvents=${printable(value)} is not a positive number; using ${DEFAULT_MEMORY_SINK_MAX_EVENTS}`,
+  );
+  return DEFAULT_MEMORY_SINK_MAX_EVENTS;
 }

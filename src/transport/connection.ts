@@ -15,6 +15,8 @@ import { clientPlatform } from '../session/client-platform.js';
 import { isSchemaMethod } from '../schema/schema-tracker.js';
 import { jsonByteLength } from './json-size.js';
 
+const NO_DETAIL = { response: undefined, schema: undefined } as const;
+
 /** Longest `errorMsg` kept (characters). */
 export const MAX_ERROR_MESSAGE_LENGTH = 512;
 
@@ -207,8 +209,7 @@ export class Connection implements MonitoredConnection {
     if (typeof method === 'string') {
       const id = message.id;
       if (isId(id)) return this.requestStarted(message, method, id, direction, extra);
-      this.notification(message, method, direction, extra);
-      return undefined;
+      return this.notification(message, method, direction, extra);
     }
     const id = message.id;
     if (!isId(id)) return undefined;
@@ -309,7 +310,7 @@ export class Connection implements MonitoredConnection {
     method: string,
     direction: 'in' | 'out',
     extra: unknown,
-  ): void {
+  ): unknown {
     const params = isObject(message.params) ? message.params : undefined;
     if (method === 'notifications/cancelled' && params && isId(params.requestId)) {
       // The requester cancels: an incoming cancel names a request we received, an outgoing
@@ -385,9 +386,10 @@ export class Connection implements MonitoredConnection {
     });
     if (token !== undefined && live) {
       const end = live.end.bind(live);
-      guarded('live end', () => end(token, event, undefined));
+      guarded('live end', () => end(token, event, NO_DETAIL));
     }
     this.monitor.emit(event);
+    return token;
   }
 
   private responded(pending: Pending, response: Message): void {
@@ -476,7 +478,7 @@ export class Connection implements MonitoredConnection {
     const live = this.monitor.live;
     if (pending.token !== undefined && live) {
       const end = live.end.bind(live);
-      guarded('live end', () => end(pending.token, event, schema));
+      guarded('live end', () => end(pending.token, event, { response, schema }));
     }
     this.monitor.emit(event);
     if (schema) this.monitor.emit(schema);

@@ -101,16 +101,22 @@ function patch(target: Record<PropertyKey, unknown>, connection: Connection): vo
       },
   );
 
+  const stopWatchingInput = watchInputEnd(target, connection);
+  const closed = (): void => {
+    try {
+      stopWatchingInput();
+      connection.close();
+    } catch (error) {
+      reportError('observing close', error);
+    }
+  };
+
   interceptHandler(
     target,
     'onclose',
     (handler) =>
       function onclose(this: unknown, ...args: unknown[]): unknown {
-        try {
-          connection.close();
-        } catch (error) {
-          reportError('observing close', error);
-        }
+        closed();
         return handler.apply(this, args);
       },
   );
@@ -126,16 +132,22 @@ function patch(target: Record<PropertyKey, unknown>, connection: Connection): vo
         } catch (error) {
           reportError('observing a sent message', error);
         }
-        const result = original.call(this, outgoing, ...rest);
-        if (isPromise(result)) {
-          result.then(undefined, (error: unknown) => {
-            try {
-              connection.sendFailed(outgoing, error);
-            } catch (inner) {
-              reportError('observing a failed send', inner);
-            }
-          });
+        const failed = (error: unknown): void => {
+          try {
+            connection.sendFailed(outgoing, error);
+          } catch (inner) {
+            reportError('observing a failed send', inner);
+          }
+        };
+        let result: unknown;
+        try {
+          result = original.call(this, outgoing, ...rest);
+        } catch (error) {
+          // A send that throws instead of rejecting failed just the same; the throw is the host's.
+          failed(error);
+          throw error;
         }
+        if (isPromise(result)) result.then(undefined, failed);
         return result;
       },
   );
@@ -147,15 +159,8 @@ function patch(target: Record<PropertyKey, unknown>, connection: Connection): vo
     (original) =>
       function close(this: unknown, ...args: unknown[]): unknown {
         const result = original.apply(this, args);
-        const after = (): void => {
-          try {
-            connection.close();
-          } catch (error) {
-            reportError('observing close', error);
-          }
-        };
-        if (isPromise(result)) result.then(after, after);
-        else after();
+        if (isPromise(result)) result.then(closed, closed);
+        else closed();
         return result;
       },
   );
@@ -178,6 +183,44 @@ function patch(target: Record<PropertyKey, unknown>, connection: Connection): vo
         },
     );
   }
+}
+
+/**
+ * SDK 1.x's `StdioServerTransport` never notices that its stdin ended (the client closed the
+ * pipe or exited): it neither closes nor calls `onclose`, so the process simply runs out of work
+ * and exits with the session still open, and `session_end` would never be emitted. SDK 2.x's
+ * transport closes itself on end, which reaches us through `onclose`; watching the stream's
+ * `end` gives 1.x the same events. Observation only: the transport is left as it is. Returns a
+ * function that stops watching (the stream is often the process-wide `process.stdin`).
+ */
+function watchInputEnd(target: Record<PropertyKey, unknown>, connection: Connection): () => void {
+  const input = target._stdin;
+  if (connection.kind !== 'stdio' || !isEventSource(input)) return () => undefined;
+  const ended = (): void => {
+    try {
+      connection.close();
+    } catch (error) {
+      reportError('observing the end of stdin', error);
+    }
+  };
+  input.once('end', ended);
+  return () => {
+    input.removeListener('end', ended);
+  };
+}
+
+interface EventSource {
+  once(event: string, listener: () => void): unknown;
+  removeListener(event: string, listener: () => void): unknown;
+}
+
+function isEventSource(value: unknown): value is EventSource {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as EventSource).once === 'function' &&
+    typeof (value as EventSource).removeListener === 'function'
+  );
 }
 
 /**

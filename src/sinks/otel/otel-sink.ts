@@ -1,0 +1,654 @@
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  defaultTextMapSetter,
+  trace,
+  type Attributes,
+  type Context,
+  type Histogram,
+  type Link,
+  type MeterProvider,
+  type Span,
+  type TextMapGetter,
+  type TracerProvider,
+} from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import type { EventSink } from '../../event-bus.js';
+import type {
+  HeartbeatEvent,
+  ProxyEvent,
+  RequestEvent,
+  SchemaVersionCreatedEvent,
+  SessionEndEvent,
+  TransportKind,
+} from '../../events.js';
+import type { LiveHooks, RequestStart } from '../../live-hooks.js';
+import { reportWarning } from '../../diagnostics.js';
+import type { BatchProcessorOptions } from './batch-processor.js';
+import { applyRedactHook, createContentSerializer, type RedactHook } from './content.js';
+import { createPipeline, type SessionAttributes, type TracingPipeline } from './pipeline.js';
+import * as sc from './semconv.js';
+
+/** Default {@link OtelSinkOptions.maxContentBytes}. */
+export const DEFAULT_MAX_CONTENT_BYTES = 8_192;
+/** Default {@link OtelSinkOptions.maxSchemaPayloadBytes}: 64 KiB. */
+export const DEFAULT_MAX_SCHEMA_PAYLOAD_BYTES = 65_536;
+/** Default {@link OtelSinkOptions.maxDistinctNames}. */
+export const DEFAULT_MAX_DISTINCT_NAMES = 1_000;
+/** Default {@link OtelSinkOptions.maxNameLength}. */
+export const DEFAULT_MAX_NAME_LENGTH = 256;
+
+/** Options of {@link createOtelSink}. */
+export interface OtelSinkOptions {
+  /** Tracer provider to use; session attributes then go on spans (its pipeline is not ours to share). @default the app's global provider if registered, else our own pipeline from OTEL_* variables */
+  tracerProvider?: TracerProvider;
+  /** Meter provider for the spec's histograms and our gauges. @default the app's global provider, if registered */
+  meterProvider?: MeterProvider;
+  /** `service.name` of our own pipeline; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win. @default the server's name */
+  serviceName?: string;
+  /** `service.version` of our own pipeline. @default the server's version, when known */
+  serviceVersion?: string;
+  /** Record tool arguments and results (both directions' switches at once). @default false */
+  captureContent?: boolean;
+  /** Record `gen_ai.tool.call.arguments`. @default captureContent */
+  captureArguments?: boolean;
+  /** Record `gen_ai.tool.call.result`. @default captureContent */
+  captureResults?: boolean;
+  /** Largest content attribute, UTF-8 bytes; longer values are cut and marked. @default 8_192 */
+  maxContentBytes?: number;
+  /** Largest schema payload recorded on `mcp.schema.version_created` (content capture only). @default 65_536 */
+  maxSchemaPayloadBytes?: number;
+  /** Key names redacted in captured content, besides the built-in denylist. @default [] */
+  redactKeys?: readonly string[];
+  /** Last word on captured content; see docs/privacy.md. @default none */
+  redact?: RedactHook;
+  /** Put `mcp.resource.uri` in span names (high cardinality). @default false */
+  resourceUriInSpanName?: boolean;
+  /** Distinct tool/prompt names on metrics before new ones become `_OTHER`. @default 1_000 */
+  maxDistinctNames?: number;
+  /** Longest tool/prompt name recorded, characters. @default 256 */
+  maxNameLength?: number;
+  /** Export to this exporter through our own pipeline instead of the one OTEL_* variables pick. @default from the environment */
+  spanExporter?: SpanExporter;
+  /** Batching of our own pipeline; unset fields fall back to OTEL_BSP_* and then our defaults. */
+  batch?: BatchProcessorOptions;
+}
+
+/** The OTel sink: an EventSink with live hooks, plus what tests and heartbeats read. */
+export interface OtelSink extends EventSink {
+  readonly live: LiveHooks<SpanToken>;
+  /** Spans our own pipeline dropped (queue full, export failed). */
+  readonly droppedSpans: number;
+  /** Sessions holding a tracer (released when the session ends). */
+  readonly sessionTracers: number;
+  /** Which pipeline is in use. */
+  readonly pipelineKind: TracingPipeline['kind'];
+}
+
+/** What the sink keeps per live span. */
+export interface SpanToken {
+  readonly span: Span;
+  readonly context: Context;
+  readonly role: 'server' | 'client';
+  readonly tool: string | undefined;
+  readonly mcpMethod: string;
+  hasSession: boolean;
+  hasProtocolVersion: boolean;
+}
+
+const metaGetter: TextMapGetter<Record<string, unknown>> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => {
+    const value = Object.hasOwn(carrier, key) ? carrier[key] : undefined;
+    return typeof value === 'string' ? value : undefined;
+  },
+};
+
+/** Reads traceparent/tracestate/baggage from v1 header records and web `Headers` alike. */
+const headerGetter: TextMapGetter<unknown> = {
+  keys: () => [],
+  get: (carrier, key) => {
+    if (carrier === null || typeof carrier !== 'object') return undefined;
+    const get = (carrier as { get?: unknown }).get;
+    if (typeof get === 'function') {
+      const value: unknown = get.call(carrier, key);
+      return typeof value === 'string' ? value : undefined;
+    }
+    const value = (carrier as Record<string, unknown>)[key];
+    if (typeof value === 'string') return value;
+    if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
+    return undefined;
+  },
+};
+
+/**
+ * Creates the OpenTelemetry sink: spec-exact spans (active while handlers run, trace context
+ * in `_meta` both ways), the spec's duration histograms, sessions as Resources, schema versions
+ * as span events. `instrument()` creates one for you when you pass no sinks.
+ *
+ * @example
+ * const otel = createOtelSink({ captureContent: true });
+ * instrument(server, { sinks: [otel, createConsoleSink()] });
+ */
+export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
+  const pipeline = createPipeline({
+    tracerProvider: options.tracerProvider,
+    meterProvider: options.meterProvider,
+    serviceName: options.serviceName,
+    serviceVersion: options.serviceVersion,
+    spanExporter: options.spanExporter,
+    batch: options.batch,
+  });
+  const captureArguments = options.captureArguments ?? options.captureContent ?? false;
+  const captureResults = options.captureResults ?? options.captureContent ?? false;
+  const captureSchema = options.captureContent ?? false;
+  const maxContent = positive(
+    options.maxContentBytes,
+    DEFAULT_MAX_CONTENT_BYTES,
+    'maxContentBytes',
+  );
+  const serialise = createContentSerializer(options.redactKeys ?? [], maxContent);
+  const serialisePayload = createContentSerializer(
+    options.redactKeys ?? [],
+    positive(
+      options.maxSchemaPayloadBytes,
+      DEFAULT_MAX_SCHEMA_PAYLOAD_BYTES,
+      'maxSchemaPayloadBytes',
+    ),
+  );
+  const names = new NameLimiter(
+    positive(options.maxDistinctNames, DEFAULT_MAX_DISTINCT_NAMES, 'maxDistinctNames'),
+    positive(options.maxNameLength, DEFAULT_MAX_NAME_LENGTH, 'maxNameLength'),
+  );
+  const serviceNameFixed = hasEnvServiceName() || options.serviceName !== undefined;
+  const metrics = createMetrics(pipeline, () => latestHeartbeat);
+  let latestHeartbeat: HeartbeatEvent | undefined;
+
+  const sessionAttributes = (info: RequestStart): SessionAttributes | undefined => {
+    if (info.sessionId === undefined) return undefined;
+    const attributes: Record<string, string> = { [sc.ATTR_MCP_SESSION_ID]: info.sessionId };
+    if (info.clientName !== undefined) attributes[sc.ATTR_MCP_CLIENT_NAME] = info.clientName;
+    if (info.clientVersion !== undefined)
+      attributes[sc.ATTR_MCP_CLIENT_VERSION] = info.clientVersion;
+    if (info.clientPlatform !== undefined)
+      attributes[sc.ATTR_MCP_CLIENT_PLATFORM] = info.clientPlatform;
+    if (info.protocolVersion !== undefined)
+      attributes[sc.ATTR_MCP_PROTOCOL_VERSION] = info.protocolVersion;
+    if (!serviceNameFixed && info.server !== 'unknown')
+      attributes[sc.ATTR_SERVICE_NAME] = info.server;
+    return attributes;
+  };
+
+  const live: LiveHooks<SpanToken> = {
+    start(info) {
+      const server = info.role === 'server';
+      const tool = info.tool === undefined ? undefined : names.clip(info.tool);
+      const prompt = info.prompt === undefined ? undefined : names.clip(info.prompt);
+      const target =
+        tool ?? prompt ?? (options.resourceUriInSpanName === true ? info.resourceUri : undefined);
+      const name = target === undefined ? info.mcpMethod : `${info.mcpMethod} ${target}`;
+      const attributes: Attributes = { [sc.ATTR_MCP_METHOD_NAME]: info.mcpMethod };
+      if (info.jsonrpcId !== undefined) attributes[sc.ATTR_JSONRPC_REQUEST_ID] = info.jsonrpcId;
+      if (tool !== undefined) {
+        attributes[sc.ATTR_GEN_AI_TOOL_NAME] = tool;
+        attributes[sc.ATTR_GEN_AI_OPERATION_NAME] = sc.GEN_AI_OPERATION_EXECUTE_TOOL;
+      }
+      if (prompt !== undefined) attributes[sc.ATTR_GEN_AI_PROMPT_NAME] = prompt;
+      if (info.resourceUri !== undefined) attributes[sc.ATTR_MCP_RESOURCE_URI] = info.resourceUri;
+      if (info.protocolVersion !== undefined)
+        attributes[sc.ATTR_MCP_PROTOCOL_VERSION] = info.protocolVersion;
+      if (info.sessionId !== undefined && !isSessionlessEra(info.protocolVersion)) {
+        attributes[sc.ATTR_MCP_SESSION_ID] = info.sessionId;
+      }
+      networkAttributes(attributes, info.transport, info.http?.protocolVersion);
+      if (server && info.http?.clientAddress !== undefined) {
+        attributes[sc.ATTR_CLIENT_ADDRESS] = info.http.clientAddress;
+        if (info.http.clientPort !== undefined)
+          attributes[sc.ATTR_CLIENT_PORT] = info.http.clientPort;
+      }
+      const session = sessionAttributes(info);
+      if (!pipeline.sessionResources && session) {
+        for (const [key, value] of Object.entries(session)) {
+          if (key !== sc.ATTR_SERVICE_NAME) attributes[key] ??= value;
+        }
+      }
+      if (captureArguments && info.mcpMethod === 'tools/call') {
+        const params = info.message.params as Record<string, unknown> | undefined;
+        addContent(
+          attributes,
+          sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
+          params?.arguments,
+          'arguments',
+          info.role,
+          info.mcpMethod,
+          tool,
+        );
+      }
+
+      let parent: Context;
+      let links: Link[] | undefined;
+      const ambient = context.active();
+      if (server) {
+        const remote = extractFromMeta(pipeline, info.message);
+        if (remote) {
+          parent = remote;
+          // The transport's own span (e.g. the HTTP server span) is linked, not the parent:
+          // one MCP request can span several HTTP requests and the reverse (spec, mcp.md).
+          const transportSpan = trace.getSpanContext(ambient);
+          if (transportSpan && trace.isSpanContextValid(transportSpan))
+            links = [{ context: transportSpan }];
+        } else {
+          // Some clients send trace context only as HTTP headers.
+          parent = extractFromHeaders(pipeline, info.http?.headers) ?? ambient;
+        }
+      } else {
+        parent = ambient;
+      }
+      const tracer = pipeline.tracer(info.sessionId, session);
+      const span = tracer.startSpan(
+        name,
+        { kind: server ? SpanKind.SERVER : SpanKind.CLIENT, attributes, links },
+        parent,
+      );
+      return {
+        span,
+        context: trace.setSpan(parent, span),
+        role: info.role,
+        tool,
+        mcpMethod: info.mcpMethod,
+        hasSession: info.sessionId !== undefined,
+        hasProtocolVersion: info.protocolVersion !== undefined,
+      };
+    },
+
+    run(token, fn) {
+      return context.with(token.context, fn);
+    },
+
+    inject(token, message) {
+      const carrier: Record<string, string> = {};
+      pipeline.propagator.inject(token.context, carrier, defaultTextMapSetter);
+      const keys = Object.keys(carrier);
+      if (keys.length === 0) return message;
+      const params = isRecord(message.params) ? message.params : undefined;
+      const meta: Record<string, unknown> = isRecord(params?._meta) ? { ...params._meta } : {};
+      for (const key of keys) {
+        // The W3C keys are ours to write (SEP-414); any other key the app set stays as it was.
+        if (sc.META_TRACE_KEYS.includes(key) || !Object.hasOwn(meta, key)) meta[key] = carrier[key];
+      }
+      return { ...message, params: { ...params, _meta: meta } };
+    },
+
+    progress(token, params) {
+      const attributes: Attributes = {};
+      if (typeof params.progress === 'number') attributes[sc.ATTR_MCP_PROGRESS] = params.progress;
+      if (typeof params.total === 'number') attributes[sc.ATTR_MCP_PROGRESS_TOTAL] = params.total;
+      if (typeof params.message === 'string')
+        attributes[sc.ATTR_MCP_PROGRESS_MESSAGE] = params.message;
+      token.span.addEvent(sc.EVENT_MCP_PROGRESS, attributes);
+    },
+
+    end(token, event, detail) {
+      const span = token.span;
+      if (
+        !token.hasSession &&
+        event.sessionId !== undefined &&
+        !isSessionlessEra(event.protocolVersion)
+      ) {
+        span.setAttribute(sc.ATTR_MCP_SESSION_ID, event.sessionId);
+      }
+      if (!token.hasProtocolVersion && event.protocolVersion !== undefined) {
+        span.setAttribute(sc.ATTR_MCP_PROTOCOL_VERSION, event.protocolVersion);
+      }
+      const errorType = classify(event, span);
+      if (
+        captureResults &&
+        event.note === 'ok' &&
+        token.mcpMethod === 'tools/call' &&
+        detail.response
+      ) {
+        const attributes: Attributes = {};
+        addContent(
+          attributes,
+          sc.ATTR_GEN_AI_TOOL_CALL_RESULT,
+          detail.response.result,
+          'result',
+          token.role,
+          token.mcpMethod,
+          token.tool,
+        );
+        span.setAttributes(attributes);
+      }
+      if (detail.schema)
+        span.addEvent(sc.EVENT_MCP_SCHEMA_VERSION_CREATED, schemaAttributes(detail.schema));
+      span.end();
+      metrics.operation(event, errorType, names);
+    },
+  };
+
+  function addContent(
+    attributes: Attributes,
+    key: string,
+    value: unknown,
+    kind: 'arguments' | 'result',
+    role: 'server' | 'client',
+    mcpMethod: string,
+    tool: string | undefined,
+  ): void {
+    const text = serialise(value);
+    if (text === undefined) return;
+    const out = applyRedactHook(options.redact, { [key]: text }, { kind, mcpMethod, tool, role });
+    Object.assign(attributes, out);
+  }
+
+  function schemaAttributes(schema: SchemaVersionCreatedEvent): Attributes {
+    const attributes: Attributes = {
+      [sc.ATTR_MCP_SCHEMA_METHOD]: schema.method,
+      [sc.ATTR_MCP_SCHEMA_VERSION]: schema.version,
+      [sc.ATTR_MCP_SCHEMA_VERSION_ID]: schema.versionId,
+      [sc.ATTR_MCP_SCHEMA_CONTENT_HASH]: schema.contentHash,
+      [sc.ATTR_MCP_SCHEMA_ADDED]: [...schema.changes.added],
+      [sc.ATTR_MCP_SCHEMA_REMOVED]: [...schema.changes.removed],
+      [sc.ATTR_MCP_SCHEMA_MODIFIED]: [...schema.changes.modified],
+    };
+    if (captureSchema) {
+      const text = serialisePayload(schema.payload);
+      if (text !== undefined) {
+        const out = applyRedactHook(
+          options.redact,
+          { [sc.ATTR_MCP_SCHEMA_PAYLOAD]: text },
+          { kind: 'payload', mcpMethod: schema.method, tool: undefined, role: schema.role },
+        );
+        Object.assign(attributes, out);
+      }
+    }
+    return attributes;
+  }
+
+  const onEvent = (event: ProxyEvent): void => {
+    switch (event.type) {
+      case 'session_end':
+        pipeline.release(event.sessionId);
+        metrics.session(event);
+        return;
+      case 'heartbeat':
+        latestHeartbeat = event;
+        return;
+      case 'request':
+      case 'session_start':
+      case 'schema_version_created':
+        return;
+      default:
+        event satisfies never;
+    }
+  };
+
+  return {
+    name: 'otel',
+    live,
+    onEvent,
+    onBatch(events) {
+      for (const event of events) onEvent(event);
+    },
+    flush: () => pipeline.flush(),
+    shutdown: () => pipeline.shutdown(),
+    get droppedSpans() {
+      return pipeline.droppedSpans;
+    },
+    get sessionTracers() {
+      return pipeline.sessionTracers;
+    },
+    get pipelineKind() {
+      return pipeline.kind;
+    },
+  };
+}
+
+/** Sets error.type, rpc.response.status_code and the span status; returns error.type. */
+function classify(event: RequestEvent, span: Span): string | undefined {
+  switch (event.note) {
+    case 'ok':
+    case 'notification':
+      return undefined;
+    case 'error': {
+      const code = event.errorCode;
+      if (code !== undefined) span.setAttribute(sc.ATTR_RPC_RESPONSE_STATUS_CODE, code);
+      // A server does not count the caller's mistakes as its own errors (spans.yaml, PR #404).
+      if (event.role === 'server' && code !== undefined && sc.SERVER_NON_ERROR_CODES.has(code)) {
+        return undefined;
+      }
+      const errorType = code ?? sc.ERROR_TYPE_OTHER;
+      fail(span, errorType, event.errorMsg);
+      return errorType;
+    }
+    case 'tool_error':
+      fail(span, sc.ERROR_TYPE_TOOL_ERROR, event.errorMsg);
+      return sc.ERROR_TYPE_TOOL_ERROR;
+    case 'cancelled':
+      fail(span, sc.ERROR_TYPE_CANCELLED, event.errorMsg);
+      return sc.ERROR_TYPE_CANCELLED;
+    case 'closed':
+      fail(span, sc.ERROR_TYPE_CLOSED, 'transport closed before a response');
+      return sc.ERROR_TYPE_CLOSED;
+    case 'timeout':
+      fail(span, sc.ERROR_TYPE_TIMEOUT, 'no response within the pending-request timeout');
+      return sc.ERROR_TYPE_TIMEOUT;
+    case 'upstream_error':
+      fail(span, sc.ERROR_TYPE_OTHER, event.errorMsg);
+      return sc.ERROR_TYPE_OTHER;
+    default:
+      return event.note satisfies never;
+  }
+}
+
+function fail(span: Span, errorType: string, message: string | undefined): void {
+  span.setAttribute(sc.ATTR_ERROR_TYPE, errorType);
+  span.setStatus(
+    message === undefined
+      ? { code: SpanStatusCode.ERROR }
+      : { code: SpanStatusCode.ERROR, message },
+  );
+}
+
+/** network.* per the spec's transport table. */
+function networkAttributes(
+  attributes: Attributes,
+  transport: TransportKind,
+  httpVersion: string | undefined,
+): void {
+  switch (transport) {
+    case 'stdio':
+      attributes[sc.ATTR_NETWORK_TRANSPORT] = 'pipe';
+      return;
+    case 'streamable-http':
+    case 'sse':
+      attributes[sc.ATTR_NETWORK_TRANSPORT] = 'tcp';
+      attributes[sc.ATTR_NETWORK_PROTOCOL_NAME] = 'http';
+      if (httpVersion !== undefined) attributes[sc.ATTR_NETWORK_PROTOCOL_VERSION] = httpVersion;
+      return;
+    case 'websocket':
+      attributes[sc.ATTR_NETWORK_TRANSPORT] = 'tcp';
+      attributes[sc.ATTR_NETWORK_PROTOCOL_NAME] = 'websocket';
+      return;
+    case 'in-memory':
+    case 'custom':
+      return;
+    default:
+      transport satisfies never;
+  }
+}
+
+/** MCP 2026-07-28 and later have no protocol sessions: mcp.session.id MUST NOT be set (registry.yaml). */
+function isSessionlessEra(protocolVersion: string | undefined): boolean {
+  return protocolVersion !== undefined && protocolVersion >= '2026-07-28';
+}
+
+function extractFromMeta(
+  pipeline: TracingPipeline,
+  message: Readonly<Record<string, unknown>>,
+): Context | undefined {
+  const params = message.params;
+  if (!isRecord(params)) return undefined;
+  const meta = params._meta;
+  if (!isRecord(meta)) return undefined;
+  const extracted = pipeline.propagator.extract(ROOT_CONTEXT, meta, metaGetter);
+  const spanContext = trace.getSpanContext(extracted);
+  return spanContext && trace.isSpanContextValid(spanContext) ? extracted : undefined;
+}
+
+function extractFromHeaders(pipeline: TracingPipeline, headers: unknown): Context | undefined {
+  if (headers === undefined || headers === null) return undefined;
+  const extracted = pipeline.propagator.extract(ROOT_CONTEXT, headers, headerGetter);
+  const spanContext = trace.getSpanContext(extracted);
+  return spanContext && trace.isSpanContextValid(spanContext) ? extracted : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasEnvServiceName(): boolean {
+  if (process.env.OTEL_SERVICE_NAME) return true;
+  return /(^|,)\s*service\.name\s*=/.test(process.env.OTEL_RESOURCE_ATTRIBUTES ?? '');
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (Number.isFinite(value) && value > 0) return Math.floor(value);
+  reportWarning(
+    `createOtelSink option ${name}=${String(value)} must be a positive number; using ${fallback}`,
+  );
+  return fallback;
+}
+
+/**
+ * Caps the length of tool and prompt names, and the number of distinct ones on metrics: a
+ * server with 100,000 generated tool names must not create 100,000 metric series.
+ */
+class NameLimiter {
+  private readonly seen = new Set<string>();
+  constructor(
+    private readonly maxDistinct: number,
+    private readonly maxLength: number,
+  ) {}
+
+  clip(name: string): string {
+    return name.length > this.maxLength ? name.slice(0, this.maxLength) : name;
+  }
+
+  forMetric(name: string): string {
+    const clipped = this.clip(name);
+    if (this.seen.has(clipped)) return clipped;
+    if (this.seen.size >= this.maxDistinct) return sc.ERROR_TYPE_OTHER;
+    this.seen.add(clipped);
+    return clipped;
+  }
+}
+
+interface SinkMetrics {
+  operation(event: RequestEvent, errorType: string | undefined, names: NameLimiter): void;
+  session(event: SessionEndEvent): void;
+}
+
+const NO_METRICS: SinkMetrics = { operation: () => undefined, session: () => undefined };
+
+function createMetrics(
+  pipeline: TracingPipeline,
+  heartbeat: () => HeartbeatEvent | undefined,
+): SinkMetrics {
+  const provider = pipeline.meterProvider;
+  if (!provider) return NO_METRICS;
+  const meter = provider.getMeter(sc.INSTRUMENTATION_NAME);
+  const histogram = (name: string, description: string): Histogram =>
+    meter.createHistogram(name, {
+      description,
+      unit: 's',
+      advice: { explicitBucketBoundaries: [...sc.DURATION_BUCKETS] },
+    });
+  const clientOperation = histogram(
+    sc.METRIC_MCP_CLIENT_OPERATION_DURATION,
+    'Duration of an MCP request or notification as observed by its sender.',
+  );
+  const serverOperation = histogram(
+    sc.METRIC_MCP_SERVER_OPERATION_DURATION,
+    'Duration of an MCP request or notification as observed by its receiver.',
+  );
+  const clientSession = histogram(
+    sc.METRIC_MCP_CLIENT_SESSION_DURATION,
+    'Duration of an MCP session on the client.',
+  );
+  const serverSession = histogram(
+    sc.METRIC_MCP_SERVER_SESSION_DURATION,
+    'Duration of an MCP session on the server.',
+  );
+
+  const gauge = (
+    name: string,
+    description: string,
+    unit: string,
+    read: (h: HeartbeatEvent) => number,
+  ): void => {
+    meter.createObservableGauge(name, { description, unit }).addCallback((result) => {
+      const beat = heartbeat();
+      if (beat) result.observe(read(beat));
+    });
+  };
+  gauge(sc.METRIC_ACTIVE_SESSIONS, 'Open MCP sessions.', '{session}', (h) => h.activeSessions);
+  gauge(
+    sc.METRIC_IN_FLIGHT_REQUESTS,
+    'MCP requests awaiting a response.',
+    '{request}',
+    (h) => h.inFlightRequests,
+  );
+  gauge(
+    sc.METRIC_DROPPED_EVENTS,
+    'Events the mcp-otel bus dropped (queue full).',
+    '{event}',
+    (h) => h.droppedEvents,
+  );
+  gauge(
+    sc.METRIC_EVENT_LOOP_DELAY,
+    'p99 event-loop delay over the last heartbeat interval.',
+    's',
+    (h) => h.eventLoopDelayMs / 1000,
+  );
+  meter
+    .createObservableGauge(sc.METRIC_DROPPED_SPANS, {
+      description: 'Spans mcp-otel dropped before export.',
+      unit: '{span}',
+    })
+    .addCallback((result) => result.observe(pipeline.droppedSpans));
+
+  return {
+    operation(event, errorType, names) {
+      const attributes: Attributes = { [sc.ATTR_MCP_METHOD_NAME]: event.mcpMethod };
+      if (errorType !== undefined) attributes[sc.ATTR_ERROR_TYPE] = errorType;
+      if (event.tool !== undefined) {
+        attributes[sc.ATTR_GEN_AI_TOOL_NAME] = names.forMetric(event.tool);
+        attributes[sc.ATTR_GEN_AI_OPERATION_NAME] = sc.GEN_AI_OPERATION_EXECUTE_TOOL;
+      }
+      if (event.prompt !== undefined)
+        attributes[sc.ATTR_GEN_AI_PROMPT_NAME] = names.forMetric(event.prompt);
+      if (event.note === 'error' && event.errorCode !== undefined) {
+        attributes[sc.ATTR_RPC_RESPONSE_STATUS_CODE] = event.errorCode;
+      }
+      if (event.protocolVersion !== undefined)
+        attributes[sc.ATTR_MCP_PROTOCOL_VERSION] = event.protocolVersion;
+      networkAttributes(attributes, event.transport, undefined);
+      (event.role === 'server' ? serverOperation : clientOperation).record(
+        event.latencyUs / 1e6,
+        attributes,
+      );
+    },
+    session(event) {
+      const attributes: Attributes = {};
+      networkAttributes(attributes, event.transport, undefined);
+      (event.role === 'server' ? serverSession : clientSession).record(
+        event.durationMs / 1000,
+        attributes,
+      );
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { ExportResultCode, hrTimeToMicroseconds, type ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+
+/**
+ * `OTEL_TRACES_EXPORTER=console`, but on stderr: the SDK's ConsoleSpanExporter writes to stdout,
+ * which a stdio MCP server must keep for JSON-RPC. One JSON object per span per line.
+ */
+export class StderrSpanExporter implements SpanExporter {
+  constructor(private readonly stream: { write(chunk: string): unknown } = process.stderr) {}
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    try {
+      let text = '';
+      for (const span of spans) text += JSON.stringify(describe(span)) + '\n';
+      this.stream.write(text);
+      resultCallback({ code: ExportResultCode.SUCCESS });
+    } catch (error) {
+      resultCallback({
+        code: ExportResultCode.FAILED,
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
+    }
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function describe(span: ReadableSpan): Record<string, unknown> {
+  const context = span.spanContext();
+  return {
+    traceId: context.traceId,
+    spanId: context.spanId,
+    parentSpanId: span.parentSpanContext?.spanId,
+    name: span.name,
+    kind: span.kind,
+    timestamp: hrTimeToMicroseconds(span.startTime),
+    durationUs: hrTimeToMicroseconds(span.duration),
+    attributes: span.attributes,
+    status: span.status,
+    events: span.events.map((e) => ({ name: e.name, attributes: e.attributes })),
+    links: span.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId })),
+    resource: span.resource.attributes,
+  };
+}
