@@ -23,6 +23,7 @@ export const MAX_ERROR_MESSAGE_LENGTH = 512;
 /** `_meta` keys of the per-request protocol era (MCP 2026-07-28). */
 const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 const META_PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
+const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 
 type JsonRpcId = string | number;
 type Message = Record<string, unknown>;
@@ -161,6 +162,11 @@ export class Connection implements MonitoredConnection {
 
   /** An outgoing request could not be sent: it will never be answered. */
   sendFailed(message: unknown, error: unknown): void {
+    if (Array.isArray(message)) {
+      // A batch fails as a whole: every request in it will never be answered.
+      for (const item of message) this.sendFailed(item, error);
+      return;
+    }
     if (!isObject(message) || typeof message.method !== 'string') return;
     const id = message.id;
     if (!isId(id)) return;
@@ -168,6 +174,18 @@ export class Connection implements MonitoredConnection {
     if (!pending) return;
     this.outgoing.delete(id);
     this.finish(pending, 'error', undefined, undefined, errorText(error), undefined, undefined);
+  }
+
+  /** An outgoing request's own stream was aborted (its requestSignal): the requester cancelled. */
+  aborted(message: unknown, reason: unknown): void {
+    if (!isObject(message) || typeof message.method !== 'string') return;
+    const id = message.id;
+    if (!isId(id)) return;
+    const pending = this.outgoing.get(id);
+    if (!pending) return;
+    this.outgoing.delete(id);
+    const text = reason === undefined ? undefined : errorText(reason);
+    this.finish(pending, 'cancelled', undefined, undefined, text, undefined, undefined);
   }
 
   /** HTTP facts of a request the transport is about to handle (`handleRequest`). */
@@ -421,6 +439,7 @@ export class Connection implements MonitoredConnection {
       return;
     }
     if (pending.method === 'initialize' && result) this.initialized(pending, result);
+    else if (result && this.serverName === undefined) this.learnServerInfo(result);
     let schema: SchemaVersionCreatedEvent | undefined;
     if (this.options.schemaTracking && result && isSchemaMethod(pending.method)) {
       schema = this.monitor.tracker.observe({
@@ -534,6 +553,16 @@ export class Connection implements MonitoredConnection {
       protocolVersion: fields.protocolVersion,
       note: fields.note,
     };
+  }
+
+  /** Per-request era: no initialize, the server names itself in every result's `_meta`. */
+  private learnServerInfo(result: Message): void {
+    const meta = isObject(result._meta) ? result._meta : undefined;
+    const info = meta && isObject(meta[META_SERVER_INFO]) ? meta[META_SERVER_INFO] : undefined;
+    const name = info ? stringOf(info.name) : undefined;
+    if (!name) return;
+    this.serverName = name;
+    this.monitor.serverName ??= name;
   }
 
   private initialized(pending: Pending, result: Message): void {

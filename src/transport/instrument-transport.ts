@@ -1,6 +1,6 @@
 import type { HttpFacts } from '../live-hooks.js';
 import { getDefaultBus } from '../event-bus.js';
-import { reportError } from '../diagnostics.js';
+import { guarded, reportError } from '../diagnostics.js';
 import { monitorFor } from '../monitor.js';
 import { resolveOptions, type InstrumentOptions } from '../options.js';
 import { Connection } from './connection.js';
@@ -129,6 +129,17 @@ function patch(target: Record<PropertyKey, unknown>, connection: Connection): vo
         let outgoing = message;
         try {
           outgoing = connection.sending(message);
+          // Per-request streams (v2 modern HTTP) cancel by aborting the request's own stream
+          // (TransportSendOptions.requestSignal) instead of sending notifications/cancelled.
+          const signal = (rest[0] as { requestSignal?: unknown } | undefined)?.requestSignal;
+          if (signal instanceof AbortSignal) {
+            const cancel = (): void =>
+              guarded('observing an aborted request', () =>
+                connection.aborted(message, signal.reason),
+              );
+            if (signal.aborted) cancel();
+            else signal.addEventListener('abort', cancel, { once: true });
+          }
         } catch (error) {
           reportError('observing a sent message', error);
         }

@@ -24,7 +24,9 @@ export function createTestServerV2(name = 'test-server-v2'): McpServer {
   server.registerPrompt(
     'greet',
     { description: 'Greets', argsSchema: { who: z.string() } },
-    ({ who }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Hello ${who}` } }] }),
+    ({ who }) => ({
+      messages: [{ role: 'user', content: { type: 'text', text: `Hello ${who}` } }],
+    }),
   );
   server.registerResource('readme', 'file:///readme.md', { description: 'Readme' }, (uri) => ({
     contents: [{ uri: uri.href, text: '# readme' }],
