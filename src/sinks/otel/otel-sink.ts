@@ -74,6 +74,8 @@ export interface OtelSinkOptions {
   spanExporter?: SpanExporter;
   /** Batching of our own pipeline; unset fields fall back to OTEL_BSP_* and then our defaults. */
   batch?: BatchProcessorOptions;
+  /** Write trace context into outgoing messages' `params._meta` (SEP-414). @default true */
+  propagate?: boolean;
 }
 
 /** The OTel sink: an EventSink with live hooks, plus what tests and heartbeats read. */
@@ -85,6 +87,11 @@ export interface OtelSink extends EventSink {
   readonly sessionTracers: number;
   /** Which pipeline is in use. */
   readonly pipelineKind: TracingPipeline['kind'];
+  /**
+   * Returns `message` with the active context's trace context in `params._meta` (a copy; the
+   * same object when there is nothing to inject). For hosts that forward messages themselves.
+   */
+  injectActiveContext(message: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>>;
 }
 
 /** What the sink keeps per live span. */
@@ -268,17 +275,7 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
     },
 
     inject(token, message) {
-      const carrier: Record<string, string> = {};
-      pipeline.propagator.inject(token.context, carrier, defaultTextMapSetter);
-      const keys = Object.keys(carrier);
-      if (keys.length === 0) return message;
-      const params = isRecord(message.params) ? message.params : undefined;
-      const meta: Record<string, unknown> = isRecord(params?._meta) ? { ...params._meta } : {};
-      for (const key of keys) {
-        // The W3C keys are ours to write (SEP-414); any other key the app set stays as it was.
-        if (sc.META_TRACE_KEYS.includes(key) || !Object.hasOwn(meta, key)) meta[key] = carrier[key];
-      }
-      return { ...message, params: { ...params, _meta: meta } };
+      return injectInto(token.context, message) as Record<string, unknown>;
     },
 
     progress(token, params) {
@@ -327,6 +324,25 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
       metrics.operation(event, errorType, names);
     },
   };
+
+  function injectInto(
+    ctx: Context,
+    message: Readonly<Record<string, unknown>>,
+  ): Readonly<Record<string, unknown>> {
+    const carrier: Record<string, string> = {};
+    pipeline.propagator.inject(ctx, carrier, defaultTextMapSetter);
+    const keys = Object.keys(carrier);
+    if (keys.length === 0) return message;
+    const params = isRecord(message.params) ? message.params : undefined;
+    const meta: Record<string, unknown> = isRecord(params?._meta) ? { ...params._meta } : {};
+    for (const key of keys) {
+      // The W3C keys are ours to write (SEP-414); any other key the app set stays as it was.
+      if (sc.META_TRACE_KEYS.includes(key) || !Object.hasOwn(meta, key)) meta[key] = carrier[key];
+    }
+    return { ...message, params: { ...params, _meta: meta } };
+  }
+
+  if (options.propagate === false) delete live.inject;
 
   function addContent(
     attributes: Attributes,
@@ -402,6 +418,9 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
     },
     get pipelineKind() {
       return pipeline.kind;
+    },
+    injectActiveContext(message) {
+      return options.propagate === false ? message : injectInto(context.active(), message);
     },
   };
 }

@@ -1,0 +1,36 @@
+import { EventBus, type EventSink } from '../event-bus.js';
+import type { InstrumentOptions } from '../options.js';
+import { createConsoleSink } from '../sinks/console-sink.js';
+import { createJsonlSink } from '../sinks/jsonl-sink.js';
+import { createOtelSink, type OtelSink } from '../sinks/otel/otel-sink.js';
+import type { CliOptions } from './args.js';
+
+/** What a CLI command instruments with: its own bus (signals are the command's business). */
+export interface CliTelemetry {
+  readonly bus: EventBus;
+  readonly otel: OtelSink | undefined;
+  /** Options for instrumentTransport: the bus, and the flags that are middleware options. */
+  readonly instrumentOptions: InstrumentOptions;
+}
+
+/** Builds the sinks the flags ask for: OTel (unless --no-otel), console, JSONL. */
+export function createCliTelemetry(options: CliOptions): CliTelemetry {
+  const sinks: EventSink[] = [];
+  const otel = options.noOtel
+    ? undefined
+    : createOtelSink({ serviceName: options.serviceName, captureContent: options.captureContent });
+  if (otel) sinks.push(otel);
+  if (options.console) sinks.push(createConsoleSink({ format: 'pretty' }));
+  if (options.jsonl) sinks.push(createJsonlSink({ path: options.jsonl }));
+  const bus = new EventBus({ sinks });
+  return {
+    bus,
+    otel,
+    instrumentOptions: {
+      bus,
+      ...(options.heartbeatIntervalMs !== undefined && {
+        heartbeatIntervalMs: options.heartbeatIntervalMs,
+      }),
+    },
+  };
+}
