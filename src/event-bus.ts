@@ -202,7 +202,7 @@ export class EventBus {
       this.sinks.map((sink) =>
         sink.flush
           ? settleWithin(`sink ${sink.name} flush`, () => sink.flush?.(), this.shutdownTimeoutMs)
-          : undefined,
+          : Promise.resolve(),
       ),
     ).then(() => undefined);
     this.flushing = run.finally(() => {
@@ -336,7 +336,8 @@ function positiveInt(value: number | undefined, fallback: number, name: string):
 
 function nonNegativeInt(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (Number.isFinite(value) && value >= 0) return Math.floor(value);
+  // 0 exactly, or >= 1: flooring 0.5 would silently turn the timer off.
+  if (Number.isFinite(value) && (value === 0 || value >= 1)) return Math.floor(value);
   reportWarning(
     `EventBus option ${name}=${printable(value)} is not a number >= 0; using ${fallback}`,
   );

@@ -112,7 +112,8 @@ function msOption(value: unknown, fallback: number, name: string, zeroAllowed: b
   if (
     typeof value === 'number' &&
     Number.isFinite(value) &&
-    (value > 0 || (zeroAllowed && value === 0))
+    // >= 1, not > 0: flooring 0.5 would give 0, which means "off" or "expire at once".
+    (value >= 1 || (zeroAllowed && value === 0))
   ) {
     return Math.floor(value);
   }

@@ -26,9 +26,20 @@ const RULES: ReadonlyArray<readonly [ClientPlatform, ReadonlyArray<string | RegE
   ['mcp-inspector', ['inspector']],
 ];
 
+// Every event asks, and a process almost always sees one client name: remember the last.
+let lastName: string | undefined;
+let lastPlatform: ClientPlatform = 'unknown';
+
 /** Normalises a client name (`clientInfo.name`) to a low-cardinality platform. */
 export function clientPlatform(clientName: string | undefined): ClientPlatform {
   if (!clientName) return 'unknown';
+  if (clientName === lastName) return lastPlatform;
+  lastPlatform = match(clientName);
+  lastName = clientName;
+  return lastPlatform;
+}
+
+function match(clientName: string): ClientPlatform {
   const name = clientName.toLowerCase();
   for (const [platform, needles] of RULES) {
     for (const needle of needles) {

@@ -142,31 +142,41 @@ export class Connection implements MonitoredConnection {
 
   /**
    * Runs the host's handler inside the live context of `token`. A hook that fails before
-   * calling it is reported and the handler runs anyway; the handler's own throw passes through.
+   * calling it is reported and the handler runs anyway; one that fails after it is reported and
+   * the handler's result returned; the handler's own throw passes through, unchanged.
    */
   runHandler<R>(token: unknown, fn: () => R): R {
     const live = this.monitor.live;
     if (!live?.run) return fn();
-    let called = false;
+    let outcome: { value: R } | { error: unknown } | undefined;
     try {
       return live.run(token, () => {
-        called = true;
-        return fn();
+        try {
+          const value = fn();
+          outcome = { value };
+          return value;
+        } catch (error) {
+          outcome = { error };
+          throw error;
+        }
       });
     } catch (error) {
-      if (called) throw error;
-      reportError('live run', error);
-      return fn();
+      reportIfNotHost(outcome, error);
+      if (outcome === undefined) return fn();
+      if ('error' in outcome) throw outcome.error;
+      return outcome.value;
     }
   }
 
   /** An outgoing request could not be sent: it will never be answered. */
   sendFailed(message: unknown, error: unknown): void {
-    if (Array.isArray(message)) {
-      // A batch fails as a whole: every request in it will never be answered.
-      for (const item of message) this.sendFailed(item, error);
-      return;
-    }
+    // A batch fails as a whole: every request in it will never be answered. Batches are flat
+    // (JSON-RPC 2.0 §6), as in sending(): a nested array was never a request of ours.
+    const items = Array.isArray(message) ? message : [message];
+    for (const item of items) this.requestSendFailed(item, error);
+  }
+
+  private requestSendFailed(message: unknown, error: unknown): void {
     if (!isObject(message) || typeof message.method !== 'string') return;
     const id = message.id;
     if (!isId(id)) return;
@@ -726,6 +736,12 @@ export class Connection implements MonitoredConnection {
   private scope(): string {
     return this.session?.id ?? (this.scopeId ??= randomUUID());
   }
+}
+
+/** Reports what a live `run` hook threw, unless it was the host handler's own exception. */
+function reportIfNotHost(outcome: { error: unknown } | object | undefined, thrown: unknown): void {
+  if (outcome && 'error' in outcome && outcome.error === thrown) return;
+  reportError('live run', thrown);
 }
 
 function expireOlderThan(
