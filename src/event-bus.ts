@@ -84,7 +84,6 @@ export class EventBus {
   private shuttingDown: Promise<void> | undefined;
   private readonly flushTimer: NodeJS.Timeout | undefined;
   private readonly shutdownHooks = new Set<ShutdownHook>();
-  private emittedSinceExitFlush = false;
   private readonly signalHandlers: Array<[string, (...args: unknown[]) => void]> = [];
   private live: LiveHooks | undefined;
 
@@ -167,7 +166,6 @@ export class EventBus {
       return;
     }
     this.queue.push(event);
-    this.emittedSinceExitFlush = true;
     if (this.scheduled === undefined) this.scheduled = setImmediate(this.dispatchScheduled);
   }
 
@@ -289,10 +287,10 @@ export class EventBus {
       this.signalHandlers.push([signal, handler]);
     }
     const beforeExit = (): void => {
-      // beforeExit fires again after our flush's I/O; only flush when something new arrived.
-      if (!this.emittedSinceExitFlush) return;
-      this.emittedSinceExitFlush = false;
-      void this.flush();
+      // The loop ran out of work: the process is ending. End open sessions (a transport that
+      // never closes, such as SDK 1.x stdio, would otherwise leave them open) and drain. The
+      // shutdown's own I/O keeps the process alive until it is done (bounded).
+      void this.shutdown();
     };
     process.on('beforeExit', beforeExit);
     this.signalHandlers.push(['beforeExit', beforeExit]);

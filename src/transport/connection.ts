@@ -29,6 +29,8 @@ type JsonRpcId = string | number;
 type Message = Record<string, unknown>;
 
 interface Pending {
+  /** The request as observed: a failed or aborted send ends only the request it opened. */
+  readonly message: Message;
   readonly rpcId: JsonRpcId;
   readonly method: string;
   readonly role: RequestRole;
@@ -161,10 +163,12 @@ export class Connection implements MonitoredConnection {
         }
       });
     } catch (error) {
-      reportIfNotHost(outcome, error);
-      if (outcome === undefined) return fn();
-      if ('error' in outcome) throw outcome.error;
-      return outcome.value;
+      if (outcome && 'error' in outcome) {
+        if (error !== outcome.error) reportError('live run', error);
+        throw outcome.error;
+      }
+      reportError('live run', error);
+      return outcome === undefined ? fn() : outcome.value;
     }
   }
 
@@ -177,25 +181,29 @@ export class Connection implements MonitoredConnection {
   }
 
   private requestSendFailed(message: unknown, error: unknown): void {
-    if (!isObject(message) || typeof message.method !== 'string') return;
-    const id = message.id;
-    if (!isId(id)) return;
-    const pending = this.outgoing.get(id);
+    const pending = this.openedBy(message);
     if (!pending) return;
-    this.outgoing.delete(id);
+    this.outgoing.delete(pending.rpcId);
     this.finish(pending, 'error', undefined, undefined, errorText(error), undefined, undefined);
   }
 
   /** An outgoing request's own stream was aborted (its requestSignal): the requester cancelled. */
   aborted(message: unknown, reason: unknown): void {
-    if (!isObject(message) || typeof message.method !== 'string') return;
-    const id = message.id;
-    if (!isId(id)) return;
-    const pending = this.outgoing.get(id);
+    const pending = this.openedBy(message);
     if (!pending) return;
-    this.outgoing.delete(id);
+    this.outgoing.delete(pending.rpcId);
     const text = reason === undefined ? undefined : errorText(reason);
     this.finish(pending, 'cancelled', undefined, undefined, text, undefined, undefined);
+  }
+
+  /**
+   * The pending outgoing request `message` opened. A duplicate id never opened one (the first
+   * request keeps the slot), so its failure must not end the request that holds the id.
+   */
+  private openedBy(message: unknown): Pending | undefined {
+    if (!isObject(message) || !isId(message.id)) return undefined;
+    const pending = this.outgoing.get(message.id);
+    return pending?.message === message ? pending : undefined;
   }
 
   /** HTTP facts of a request the transport is about to handle (`handleRequest`). */
@@ -309,6 +317,7 @@ export class Connection implements MonitoredConnection {
       : undefined;
     const progressToken = meta && isId(meta.progressToken) ? meta.progressToken : undefined;
     const pending: Pending = {
+      message,
       rpcId: id,
       method,
       role,
@@ -736,12 +745,6 @@ export class Connection implements MonitoredConnection {
   private scope(): string {
     return this.session?.id ?? (this.scopeId ??= randomUUID());
   }
-}
-
-/** Reports what a live `run` hook threw, unless it was the host handler's own exception. */
-function reportIfNotHost(outcome: { error: unknown } | object | undefined, thrown: unknown): void {
-  if (outcome && 'error' in outcome && outcome.error === thrown) return;
-  reportError('live run', thrown);
 }
 
 function expireOlderThan(

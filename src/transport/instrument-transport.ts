@@ -145,7 +145,8 @@ function patch(target: Record<PropertyKey, unknown>, connection: Connection): vo
         }
         const failed = (error: unknown): void => {
           try {
-            connection.sendFailed(outgoing, error);
+            // The message as observed, not a copy live hooks made for the wire.
+            connection.sendFailed(message, error);
           } catch (inner) {
             reportError('observing a failed send', inner);
           }

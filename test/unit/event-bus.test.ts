@@ -8,6 +8,7 @@ import {
   type EventSink,
 } from '../../src/event-bus.js';
 import { setDiagnosticLogger } from '../../src/diagnostics.js';
+import { createMemorySink } from '../../src/sinks/memory-sink.js';
 import type { HeartbeatEvent, ProxyEvent } from '../../src/events.js';
 import type { LiveHooks } from '../../src/live-hooks.js';
 
@@ -570,25 +571,38 @@ describe('EventBus process signals', () => {
     }
   });
 
-  it('beforeExit flushes only when something was emitted since the last time', async () => {
+  it('beforeExit ends open sessions and drains once: the process is ending', async () => {
     const before = new Set(process.listeners('beforeExit'));
     let flushes = 0;
+    let shutdowns = 0;
+    const sink = createMemorySink();
     const bus = makeBus({
-      sinks: [{ name: 'f', onEvent() {}, flush: () => Promise.resolve(void flushes++) }],
+      sinks: [
+        sink,
+        {
+          name: 'f',
+          onEvent() {},
+          flush: () => Promise.resolve(void flushes++),
+          shutdown: () => Promise.resolve(void shutdowns++),
+        },
+      ],
       handleProcessSignals: true,
+    });
+    let hookRuns = 0;
+    bus.onShutdown(() => {
+      hookRuns++;
+      bus.emit(event(99)); // what an instrumentation's session_end would be
     });
     const added = process.listeners('beforeExit').filter((l) => !before.has(l));
     expect(added).toHaveLength(1);
     const beforeExit = added[0]!;
-    beforeExit(0);
-    await nextTurn();
-    expect(flushes).toBe(0);
     bus.emit(event(1));
     beforeExit(0);
-    await nextTurn();
-    expect(flushes).toBe(1);
-    beforeExit(0); // fires again after the flush's own I/O: no loop
-    await nextTurn();
-    expect(flushes).toBe(1);
+    await bus.shutdown();
+    expect(hookRuns).toBe(1);
+    expect(ids(sink.events)).toEqual([1, 99]);
+    expect([flushes, shutdowns]).toEqual([1, 1]);
+    // It removed its own listeners, so the shutdown's I/O cannot make it fire again.
+    expect(process.listeners('beforeExit')).not.toContain(beforeExit);
   });
 });
