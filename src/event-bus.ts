@@ -167,7 +167,21 @@ export class EventBus {
     }
     this.queue.push(event);
     if (this.scheduled === undefined) this.scheduled = setImmediate(this.dispatchScheduled);
+    // A host that only chains promises (in-memory calls in a tight loop) never yields to the
+    // check phase, so setImmediate alone would let the queue fill; a full batch is dispatched
+    // on a microtask instead: still never in the caller's stack.
+    if (this.queue.length === this.maxBatchSize && !this.microtaskScheduled) {
+      this.microtaskScheduled = true;
+      queueMicrotask(this.dispatchMicrotask);
+    }
   }
+
+  private microtaskScheduled = false;
+
+  private readonly dispatchMicrotask = (): void => {
+    this.microtaskScheduled = false;
+    this.dispatchNow();
+  };
 
   /**
    * Registers a function that runs once at the start of `shutdown()`, before the final drain

@@ -87,6 +87,8 @@ export class Connection implements MonitoredConnection {
   private closed = false;
   private deleteSeen = false;
   private scopeId: string | undefined;
+  /** The id the session an initialize in flight will open (stdio, in-memory, custom). */
+  private pendingSessionId: string | undefined;
   /** Latest HTTP facts seen through `handleRequest` (client address of the peer). */
   private httpPeer: HttpFacts | undefined;
 
@@ -282,11 +284,22 @@ export class Connection implements MonitoredConnection {
     const http = direction === 'in' ? this.httpFacts(extra) : undefined;
     const ts = Date.now();
     const start = performance.now();
-    const clientName = perRequestClient ? stringOf(perRequestClient.name) : this.clientName;
-    const clientVersion = perRequestClient
-      ? stringOf(perRequestClient.version)
-      : this.clientVersion;
-    const protocolVersion = perRequestVersion ?? this.protocolVersion;
+    // initialize names the client and the session it opens: allocate the session id now, so
+    // the initialize span itself belongs to the session (its Resource, its attributes).
+    const initialize = method === 'initialize';
+    const initClient =
+      initialize && params && isObject(params.clientInfo) ? params.clientInfo : undefined;
+    if (initialize) {
+      this.pendingSessionId =
+        this.transport.sessionId ?? (this.kind === 'streamable-http' ? undefined : randomUUID());
+    }
+    const who = perRequestClient ?? initClient;
+    const clientName = who ? stringOf(who.name) : this.clientName;
+    const clientVersion = who ? stringOf(who.version) : this.clientVersion;
+    const protocolVersion =
+      perRequestVersion ??
+      (initialize ? stringOf(params?.protocolVersion) : undefined) ??
+      this.protocolVersion;
     if (perRequestClient) {
       this.clientName = clientName;
       this.clientVersion = clientVersion;
@@ -305,7 +318,7 @@ export class Connection implements MonitoredConnection {
           prompt,
           resourceUri,
           server: this.server(),
-          sessionId: this.sessionId(),
+          sessionId: initialize ? (this.pendingSessionId ?? this.sessionId()) : this.sessionId(),
           transport: this.kind,
           protocolVersion,
           clientName,
@@ -599,7 +612,10 @@ export class Connection implements MonitoredConnection {
     }
     if (this.session?.open) this.endSession('closed'); // re-initialize on one connection
     const id =
-      this.transport.sessionId ?? (this.kind === 'streamable-http' ? undefined : randomUUID());
+      this.transport.sessionId ??
+      this.pendingSessionId ??
+      (this.kind === 'streamable-http' ? undefined : randomUUID());
+    this.pendingSessionId = undefined;
     if (id === undefined) return; // stateless HTTP: requests, but no session
     const now = performance.now();
     this.session = {

@@ -529,6 +529,21 @@ describe('EventBus options and sinks', () => {
   });
 });
 
+describe('EventBus under a promise-only burst', () => {
+  it('dispatches full batches on a microtask, so a host that never yields loses nothing', async () => {
+    const sink = createMemorySink({ maxEvents: 100_000 });
+    const bus = makeBus({ sinks: [sink], maxQueueSize: 1_000 });
+    for (let i = 0; i < 20_000; i++) {
+      bus.emit(event(i));
+      await Promise.resolve(); // like chained in-memory calls: microtasks only
+    }
+    expect(bus.droppedEvents).toBe(0);
+    await bus.flush();
+    expect(sink.events).toHaveLength(20_000);
+    expect(ids(sink.events).slice(0, 3)).toEqual([0, 1, 2]);
+  });
+});
+
 describe('EventBus process signals', () => {
   const events = ['SIGTERM', 'SIGINT', 'beforeExit'] as const;
   const counts = (): number[] => events.map((e) => process.listenerCount(e));

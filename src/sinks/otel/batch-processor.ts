@@ -121,6 +121,23 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
     await this.exporter.shutdown();
   }
 
+  /**
+   * Gives up on what is still queued (shutdown ran out of time): those spans are counted as
+   * dropped and reported, never silently lost. Returns how many.
+   */
+  abandon(): number {
+    const lost = this.queue.length;
+    this.queue = [];
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (lost > 0) {
+      this.dropped += lost;
+      reportWarning(`shutdown ran out of time: ${lost} span(s) not exported (counted as dropped)`);
+    }
+    return lost;
+  }
+
   private kick(): void {
     if (this.exporting || this.queue.length === 0) return;
     void this.exportNext().then(() => {

@@ -190,10 +190,34 @@ function ownPipeline(options: PipelineOptions, propagator: TextMapPropagator): T
     },
     shutdown: async () => {
       perSession.clear();
-      if (sdk) await sdk.shutdown();
-      else await processor?.shutdown();
+      // Within the bus's 5 s shutdown bound, with room to count what did not make it.
+      const done = await settles(sdk ? sdk.shutdown() : processor?.shutdown(), EXPORT_DEADLINE_MS);
+      if (!done) processor?.abandon();
     },
   };
+}
+
+/** How long shutdown may spend exporting before what is left is counted as dropped. */
+export const EXPORT_DEADLINE_MS = 4_500;
+
+async function settles(work: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (!work) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 interface NodeSdkLike {
