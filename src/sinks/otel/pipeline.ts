@@ -153,7 +153,7 @@ function ownPipeline(options: PipelineOptions, propagator: TextMapPropagator): T
       ? startNodeSdk(base, sampler, processor)
       : undefined;
   const sharedTracer = shared.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
-  const perSession = new Map<string, Tracer>();
+  const perSession = new Map<string, { tracer: Tracer; attributes: SessionAttributes }>();
   return {
     kind: 'own',
     sessionResources: true,
@@ -161,18 +161,19 @@ function ownPipeline(options: PipelineOptions, propagator: TextMapPropagator): T
     meterProvider: options.meterProvider ?? globalMeterProvider(),
     tracer(sessionId, attributes) {
       if (sessionId === undefined || attributes === undefined) return sharedTracer;
-      let tracer = perSession.get(sessionId);
-      if (!tracer) {
-        // One provider per session so its spans carry base ∪ session in their Resource; all
-        // share the one processor and exporter, so OTLP batches group spans by session.
-        const provider = new SdkTracerProvider({
-          resource: base.merge(resourceFromAttributes(attributes)),
-          sampler,
-          spanProcessors,
-        });
-        tracer = provider.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
-        perSession.set(sessionId, tracer);
-      }
+      const cached = perSession.get(sessionId);
+      if (cached && sameAttributes(cached.attributes, attributes)) return cached.tracer;
+      // One provider per session so its spans carry base ∪ session in their Resource; all
+      // share the one processor and exporter, so OTLP batches group spans by session. The
+      // initialize span opens the session before its answer names the server and the
+      // negotiated version: when what the session is known by changes, so does its Resource.
+      const provider = new SdkTracerProvider({
+        resource: base.merge(resourceFromAttributes(attributes)),
+        sampler,
+        spanProcessors,
+      });
+      const tracer = provider.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
+      perSession.set(sessionId, { tracer, attributes });
       return tracer;
     },
     release(sessionId) {
@@ -195,6 +196,15 @@ function ownPipeline(options: PipelineOptions, propagator: TextMapPropagator): T
       if (!done) processor?.abandon();
     },
   };
+}
+
+function metricsConfigured(): boolean {
+  const exporters = getStringListFromEnv('OTEL_METRICS_EXPORTER') ?? [];
+  if (exporters.length > 0) return !exporters.includes('none');
+  return (
+    getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined ||
+    getStringFromEnv('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') !== undefined
+  );
 }
 
 /** How long shutdown may spend exporting before what is left is counted as dropped. */
@@ -220,6 +230,13 @@ async function settles(work: Promise<unknown> | undefined, ms: number): Promise<
   }
 }
 
+function sameAttributes(a: SessionAttributes, b: SessionAttributes): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) if (a[key] !== b[key]) return false;
+  return true;
+}
+
 interface NodeSdkLike {
   start(): void;
   shutdown(): Promise<void>;
@@ -238,6 +255,11 @@ function startNodeSdk(
       sampler,
       spanProcessors: [processor],
       textMapPropagator: defaultPropagator,
+      // The Node SDK would export metrics and logs to localhost:4318 whether or not anything
+      // listens there, retrying at exit. We produce no logs; metrics only when the environment
+      // names a metrics exporter or a collector.
+      ...(metricsConfigured() ? {} : { metricReaders: [] }),
+      ...(process.env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
     });
     sdk.start();
     return sdk;
