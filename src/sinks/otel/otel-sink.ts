@@ -4,6 +4,7 @@ import {
   SpanStatusCode,
   context,
   defaultTextMapSetter,
+  propagation,
   trace,
   type Attributes,
   type Context,
@@ -22,6 +23,7 @@ import type {
   RequestEvent,
   SchemaVersionCreatedEvent,
   SessionEndEvent,
+  SessionStartEvent,
   TransportKind,
 } from '../../events.js';
 import type { LiveHooks, RequestStart } from '../../live-hooks.js';
@@ -91,7 +93,9 @@ export interface OtelSink extends EventSink {
    * Returns `message` with the active context's trace context in `params._meta` (a copy; the
    * same object when there is nothing to inject). For hosts that forward messages themselves.
    */
-  injectActiveContext(message: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>>;
+  injectActiveContext(
+    message: Readonly<Record<string, unknown>>,
+  ): Readonly<Record<string, unknown>>;
 }
 
 /** What the sink keeps per live span. */
@@ -238,17 +242,26 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
       let links: Link[] | undefined;
       const ambient = context.active();
       if (server) {
-        const remote = extractFromMeta(pipeline, info.message);
-        if (remote) {
-          parent = remote;
+        const fromMeta = extractFromMeta(pipeline, info.message);
+        if (fromMeta && hasValidSpan(fromMeta)) {
+          parent = fromMeta;
           // The transport's own span (e.g. the HTTP server span) is linked, not the parent:
           // one MCP request can span several HTTP requests and the reverse (spec, mcp.md).
-          const transportSpan = trace.getSpanContext(ambient);
+          // In memory, the message is delivered on the sender's stack: what is active there is
+          // the sender's context, already the parent's ancestor, not a transport span.
+          const transportSpan =
+            info.transport === 'in-memory' ? undefined : trace.getSpanContext(ambient);
           if (transportSpan && trace.isSpanContextValid(transportSpan))
             links = [{ context: transportSpan }];
         } else {
           // Some clients send trace context only as HTTP headers.
-          parent = extractFromHeaders(pipeline, info.http?.headers) ?? ambient;
+          const fromHeaders = extractFromHeaders(pipeline, info.http?.headers);
+          parent = fromHeaders && hasValidSpan(fromHeaders) ? fromHeaders : ambient;
+          // Baggage without a traceparent (in _meta, else in the headers) still reaches the handler.
+          const baggage =
+            (fromMeta && propagation.getBaggage(fromMeta)) ??
+            (fromHeaders && propagation.getBaggage(fromHeaders));
+          if (baggage) parent = propagation.setBaggage(parent, baggage);
         }
       } else {
         parent = ambient;
@@ -275,7 +288,7 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
     },
 
     inject(token, message) {
-      return injectInto(token.context, message) as Record<string, unknown>;
+      return injectInto(token.context, message);
     },
 
     progress(token, params) {
@@ -296,7 +309,15 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
       ) {
         span.setAttribute(sc.ATTR_MCP_SESSION_ID, event.sessionId);
       }
-      if (!token.hasProtocolVersion && event.protocolVersion !== undefined) {
+      // initialize starts with the version the client asked for; the one used is the answer's.
+      const result = isRecord(detail.response?.result) ? detail.response.result : undefined;
+      const negotiated =
+        token.mcpMethod === 'initialize' && typeof result?.protocolVersion === 'string'
+          ? result.protocolVersion
+          : undefined;
+      if (negotiated !== undefined) {
+        span.setAttribute(sc.ATTR_MCP_PROTOCOL_VERSION, negotiated);
+      } else if (!token.hasProtocolVersion && event.protocolVersion !== undefined) {
         span.setAttribute(sc.ATTR_MCP_PROTOCOL_VERSION, event.protocolVersion);
       }
       const errorType = classify(event, span);
@@ -385,6 +406,9 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
 
   const onEvent = (event: ProxyEvent): void => {
     switch (event.type) {
+      case 'session_start':
+        metrics.sessionStarted(event);
+        return;
       case 'session_end':
         pipeline.release(event.sessionId);
         metrics.session(event);
@@ -393,7 +417,6 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
         latestHeartbeat = event;
         return;
       case 'request':
-      case 'session_start':
       case 'schema_version_created':
         return;
       default:
@@ -504,6 +527,7 @@ function isSessionlessEra(protocolVersion: string | undefined): boolean {
   return protocolVersion !== undefined && protocolVersion >= '2026-07-28';
 }
 
+/** What the propagators extract from `params._meta` (trace context, baggage), if it has one. */
 function extractFromMeta(
   pipeline: TracingPipeline,
   message: Readonly<Record<string, unknown>>,
@@ -512,16 +536,18 @@ function extractFromMeta(
   if (!isRecord(params)) return undefined;
   const meta = params._meta;
   if (!isRecord(meta)) return undefined;
-  const extracted = pipeline.propagator.extract(ROOT_CONTEXT, meta, metaGetter);
-  const spanContext = trace.getSpanContext(extracted);
-  return spanContext && trace.isSpanContextValid(spanContext) ? extracted : undefined;
+  return pipeline.propagator.extract(ROOT_CONTEXT, meta, metaGetter);
 }
 
+/** What the propagators extract from the HTTP request's headers, when it came over HTTP. */
 function extractFromHeaders(pipeline: TracingPipeline, headers: unknown): Context | undefined {
   if (headers === undefined || headers === null) return undefined;
-  const extracted = pipeline.propagator.extract(ROOT_CONTEXT, headers, headerGetter);
-  const spanContext = trace.getSpanContext(extracted);
-  return spanContext && trace.isSpanContextValid(spanContext) ? extracted : undefined;
+  return pipeline.propagator.extract(ROOT_CONTEXT, headers, headerGetter);
+}
+
+function hasValidSpan(ctx: Context): boolean {
+  const spanContext = trace.getSpanContext(ctx);
+  return spanContext !== undefined && trace.isSpanContextValid(spanContext);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -568,10 +594,15 @@ class NameLimiter {
 
 interface SinkMetrics {
   operation(event: RequestEvent, errorType: string | undefined, names: NameLimiter): void;
+  sessionStarted(event: SessionStartEvent): void;
   session(event: SessionEndEvent): void;
 }
 
-const NO_METRICS: SinkMetrics = { operation: () => undefined, session: () => undefined };
+const NO_METRICS: SinkMetrics = {
+  operation: () => undefined,
+  sessionStarted: () => undefined,
+  session: () => undefined,
+};
 
 function createMetrics(
   pipeline: TracingPipeline,
@@ -639,6 +670,8 @@ function createMetrics(
       unit: '{span}',
     })
     .addCallback((result) => result.observe(pipeline.droppedSpans));
+  /** Protocol version of each open session, by `${role} ${sessionId}` (removed at its end). */
+  const sessionVersions = new Map<string, string>();
 
   return {
     operation(event, errorType, names) {
@@ -661,8 +694,17 @@ function createMetrics(
         attributes,
       );
     },
+    sessionStarted(event) {
+      // session_end does not repeat it; the spec recommends it on the session metrics.
+      if (event.protocolVersion !== undefined)
+        sessionVersions.set(`${event.role} ${event.sessionId}`, event.protocolVersion);
+    },
     session(event) {
       const attributes: Attributes = {};
+      const key = `${event.role} ${event.sessionId}`;
+      const protocolVersion = sessionVersions.get(key);
+      sessionVersions.delete(key);
+      if (protocolVersion !== undefined) attributes[sc.ATTR_MCP_PROTOCOL_VERSION] = protocolVersion;
       networkAttributes(attributes, event.transport, undefined);
       (event.role === 'server' ? serverSession : clientSession).record(
         event.durationMs / 1000,

@@ -40,7 +40,8 @@ import type * as OtlpProto from '@opentelemetry/exporter-trace-otlp-proto';
 import type * as SdkNode from '@opentelemetry/sdk-node';
 import { reportError, reportWarning } from '../../diagnostics.js';
 import { CountingBatchSpanProcessor, type BatchProcessorOptions } from './batch-processor.js';
-import { StderrSpanExporter } from './stderr-exporter.js';
+import { PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { StderrMetricExporter, StderrSpanExporter } from './stderr-exporter.js';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION, INSTRUMENTATION_NAME } from './semconv.js';
 
 /** Package version reported as the instrumentation scope version. */
@@ -198,13 +199,23 @@ function ownPipeline(options: PipelineOptions, propagator: TextMapPropagator): T
   };
 }
 
-function metricsConfigured(): boolean {
+/**
+ * The Node SDK's metric readers, unless the environment leaves them to it: `console` goes to
+ * stderr (the SDK's writes to stdout, which a stdio server owns); with no metrics exporter and
+ * no collector named, none at all.
+ */
+function metricReadersFromEnv(): { metricReaders?: MetricReader[] } {
   const exporters = getStringListFromEnv('OTEL_METRICS_EXPORTER') ?? [];
-  if (exporters.length > 0) return !exporters.includes('none');
-  return (
+  if (exporters.includes('console')) {
+    return {
+      metricReaders: [new PeriodicExportingMetricReader({ exporter: new StderrMetricExporter() })],
+    };
+  }
+  if (exporters.length > 0) return exporters.includes('none') ? { metricReaders: [] } : {};
+  const collector =
     getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined ||
-    getStringFromEnv('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') !== undefined
-  );
+    getStringFromEnv('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') !== undefined;
+  return collector ? {} : { metricReaders: [] };
 }
 
 /** How long shutdown may spend exporting before what is left is counted as dropped. */
@@ -258,8 +269,11 @@ function startNodeSdk(
       // The Node SDK would export metrics and logs to localhost:4318 whether or not anything
       // listens there, retrying at exit. We produce no logs; metrics only when the environment
       // names a metrics exporter or a collector.
-      ...(metricsConfigured() ? {} : { metricReaders: [] }),
-      ...(process.env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
+      ...metricReadersFromEnv(),
+      // We produce no logs; the SDK's console log exporter would write to stdout.
+      ...(getStringListFromEnv('OTEL_LOGS_EXPORTER')?.some((e) => e !== 'console' && e !== 'none')
+        ? {}
+        : { logRecordProcessors: [] }),
     });
     sdk.start();
     return sdk;

@@ -1,4 +1,5 @@
 import { ExportResultCode, hrTimeToMicroseconds, type ExportResult } from '@opentelemetry/core';
+import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
 /**
@@ -47,4 +48,47 @@ function describe(span: ReadableSpan): Record<string, unknown> {
     links: span.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId })),
     resource: span.resource.attributes,
   };
+}
+
+/**
+ * `OTEL_METRICS_EXPORTER=console`, on stderr: the SDK's ConsoleMetricExporter writes to stdout.
+ * One JSON object per metric per export.
+ */
+export class StderrMetricExporter implements PushMetricExporter {
+  constructor(private readonly stream: { write(chunk: string): unknown } = process.stderr) {}
+
+  export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
+    try {
+      let text = '';
+      for (const scope of metrics.scopeMetrics) {
+        for (const metric of scope.metrics) {
+          text +=
+            JSON.stringify({
+              name: metric.descriptor.name,
+              unit: metric.descriptor.unit,
+              scope: scope.scope.name,
+              dataPoints: metric.dataPoints.map((p) => ({
+                attributes: p.attributes,
+                value: p.value,
+              })),
+            }) + '\n';
+        }
+      }
+      if (text) this.stream.write(text);
+      resultCallback({ code: ExportResultCode.SUCCESS });
+    } catch (error) {
+      resultCallback({
+        code: ExportResultCode.FAILED,
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
+    }
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
 }
