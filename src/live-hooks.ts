@@ -25,6 +25,12 @@ export interface HttpFacts {
   readonly protocolVersion?: string;
 }
 
+/** The server's address as the client side dials it. */
+export interface ServerPeer {
+  readonly address: string;
+  readonly port: number;
+}
+
 /** What is known when a request or notification starts. */
 export interface RequestStart {
   /** `server`: we received it; `client`: we are about to send it. */
@@ -46,6 +52,8 @@ export interface RequestStart {
   readonly clientVersion: string | undefined;
   readonly clientPlatform: ClientPlatform | undefined;
   readonly http: HttpFacts | undefined;
+  /** Where the server is, on the client side, when the transport knows (HTTP). */
+  readonly serverPeer: ServerPeer | undefined;
   /** Unix time in milliseconds. */
   readonly ts: number;
 }

@@ -7,7 +7,7 @@ import type {
   SessionEndReason,
   TransportKind,
 } from '../events.js';
-import type { HttpFacts, LiveHooks, RequestStart } from '../live-hooks.js';
+import type { HttpFacts, LiveHooks, RequestStart, ServerPeer } from '../live-hooks.js';
 import type { Monitor, MonitoredConnection } from '../monitor.js';
 import type { ResolvedOptions } from '../options.js';
 import { guarded, reportError } from '../diagnostics.js';
@@ -87,6 +87,8 @@ export class Connection implements MonitoredConnection {
   private closed = false;
   private deleteSeen = false;
   private scopeId: string | undefined;
+  /** The server's address for client-side spans; null until looked up. */
+  private peer: ServerPeer | undefined | null = null;
   /** The id the session an initialize in flight will open (stdio, in-memory, custom). */
   private pendingSessionId: string | undefined;
   /** Latest HTTP facts seen through `handleRequest` (client address of the peer). */
@@ -154,7 +156,7 @@ export class Connection implements MonitoredConnection {
     if (!live?.run) return fn();
     let outcome: { value: R } | { error: unknown } | undefined;
     try {
-      return live.run(token, () => {
+      const returned = live.run(token, () => {
         try {
           const value = fn();
           outcome = { value };
@@ -164,6 +166,10 @@ export class Connection implements MonitoredConnection {
           throw error;
         }
       });
+      if (outcome !== undefined) return returned;
+      // The hook returned without running the handler: the message must still be handled.
+      reportError('live run', new Error('the run hook did not call the handler'));
+      return fn();
     } catch (error) {
       if (outcome && 'error' in outcome) {
         if (error !== outcome.error) reportError('live run', error);
@@ -325,6 +331,7 @@ export class Connection implements MonitoredConnection {
           clientVersion,
           clientPlatform: clientName === undefined ? undefined : clientPlatform(clientName),
           http,
+          serverPeer: role === 'client' ? this.serverPeer() : undefined,
           ts,
         })
       : undefined;
@@ -412,6 +419,7 @@ export class Connection implements MonitoredConnection {
           clientPlatform:
             this.clientName === undefined ? undefined : clientPlatform(this.clientName),
           http,
+          serverPeer: role === 'client' ? this.serverPeer() : undefined,
           ts,
         })
       : undefined;
@@ -499,6 +507,7 @@ export class Connection implements MonitoredConnection {
     schema: SchemaVersionCreatedEvent | undefined,
   ): void {
     if (pending.progressToken !== undefined) this.progress.delete(pending.progressToken);
+    if (pending.method === 'initialize' && note !== 'ok') this.pendingSessionId = undefined;
     const latencyUs = Math.round((performance.now() - pending.start) * 1000);
     const session = this.session;
     this.monitor.requestCount++;
@@ -747,6 +756,26 @@ export class Connection implements MonitoredConnection {
     };
   }
 
+  /**
+   * Where the server is, for the client side: the SDK's HTTP client transports keep their URL
+   * in `_url` (both generations); read once, by shape, never written.
+   */
+  private serverPeer(): ServerPeer | undefined {
+    if (this.peer !== null) return this.peer;
+    let peer: ServerPeer | undefined;
+    try {
+      const url = (this.transport as { _url?: unknown })._url;
+      if (url instanceof URL && (url.protocol === 'http:' || url.protocol === 'https:')) {
+        const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+        peer = { address: url.hostname.replace(/^\[|\]$/g, ''), port };
+      }
+    } catch {
+      peer = undefined;
+    }
+    this.peer = peer;
+    return peer;
+  }
+
   private server(): string {
     return this.options.serverName ?? this.serverName ?? this.monitor.serverName ?? 'unknown';
   }
@@ -754,6 +783,8 @@ export class Connection implements MonitoredConnection {
   private sessionId(): string | undefined {
     const session = this.session;
     if (session) return session.id;
+    // A peer that does not wait for the initialize answer: its requests join that session.
+    if (this.pendingSessionId !== undefined) return this.pendingSessionId;
     const id = this.transport.sessionId;
     return typeof id === 'string' ? id : undefined;
   }

@@ -26,7 +26,7 @@ import type {
   SessionStartEvent,
   TransportKind,
 } from '../../events.js';
-import type { LiveHooks, RequestStart } from '../../live-hooks.js';
+import type { LiveHooks, RequestStart, ServerPeer } from '../../live-hooks.js';
 import { reportWarning } from '../../diagnostics.js';
 import type { BatchProcessorOptions } from './batch-processor.js';
 import { applyRedactHook, createContentSerializer, type RedactHook } from './content.js';
@@ -107,6 +107,8 @@ export interface SpanToken {
   readonly mcpMethod: string;
   hasSession: boolean;
   hasProtocolVersion: boolean;
+  /** Client side: where the server is (server.address / server.port on metrics too). */
+  readonly serverPeer: ServerPeer | undefined;
 }
 
 const metaGetter: TextMapGetter<Record<string, unknown>> = {
@@ -214,6 +216,10 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
         attributes[sc.ATTR_MCP_SESSION_ID] = info.sessionId;
       }
       networkAttributes(attributes, info.transport, info.http?.protocolVersion);
+      if (!server && info.serverPeer !== undefined) {
+        attributes[sc.ATTR_SERVER_ADDRESS] = info.serverPeer.address;
+        attributes[sc.ATTR_SERVER_PORT] = info.serverPeer.port;
+      }
       if (server && info.http?.clientAddress !== undefined) {
         attributes[sc.ATTR_CLIENT_ADDRESS] = info.http.clientAddress;
         if (info.http.clientPort !== undefined)
@@ -280,6 +286,7 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
         mcpMethod: info.mcpMethod,
         hasSession: info.sessionId !== undefined,
         hasProtocolVersion: info.protocolVersion !== undefined,
+        serverPeer: server ? undefined : info.serverPeer,
       };
     },
 
@@ -342,7 +349,7 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
       if (detail.schema)
         span.addEvent(sc.EVENT_MCP_SCHEMA_VERSION_CREATED, schemaAttributes(detail.schema));
       span.end();
-      metrics.operation(event, errorType, names);
+      metrics.operation(event, errorType, names, token.serverPeer);
     },
   };
 
@@ -593,7 +600,12 @@ class NameLimiter {
 }
 
 interface SinkMetrics {
-  operation(event: RequestEvent, errorType: string | undefined, names: NameLimiter): void;
+  operation(
+    event: RequestEvent,
+    errorType: string | undefined,
+    names: NameLimiter,
+    serverPeer: ServerPeer | undefined,
+  ): void;
   sessionStarted(event: SessionStartEvent): void;
   session(event: SessionEndEvent): void;
 }
@@ -674,8 +686,12 @@ function createMetrics(
   const sessionVersions = new Map<string, string>();
 
   return {
-    operation(event, errorType, names) {
+    operation(event, errorType, names, serverPeer) {
       const attributes: Attributes = { [sc.ATTR_MCP_METHOD_NAME]: event.mcpMethod };
+      if (serverPeer !== undefined) {
+        attributes[sc.ATTR_SERVER_ADDRESS] = serverPeer.address;
+        attributes[sc.ATTR_SERVER_PORT] = serverPeer.port;
+      }
       if (errorType !== undefined) attributes[sc.ATTR_ERROR_TYPE] = errorType;
       if (event.tool !== undefined) {
         attributes[sc.ATTR_GEN_AI_TOOL_NAME] = names.forMetric(event.tool);
