@@ -178,6 +178,8 @@ function apply(
       options.console = true;
       return;
     case '--jsonl':
+      // `--jsonl=` would otherwise reach the sink as a path and fail there, with exit code 1.
+      if (!value) throw new UsageError('--jsonl needs a file name');
       options.jsonl = value;
       return;
     case '--capture-content':
@@ -194,8 +196,8 @@ function apply(
       options.noPropagate = true;
       return;
     case '--heartbeat-interval': {
-      const ms = Number(value);
-      if (!Number.isInteger(ms) || ms < 0)
+      const ms = wholeNumber(value);
+      if (ms === undefined)
         throw new UsageError(
           `--heartbeat-interval must be a whole number of ms >= 0, got '${value}'`,
         );
@@ -216,8 +218,8 @@ function apply(
       return;
     }
     case '--port': {
-      const port = Number(value);
-      if (!Number.isInteger(port) || port < 0 || port > 65_535)
+      const port = wholeNumber(value);
+      if (port === undefined || port > 65_535)
         throw new UsageError(`--port must be 0-65535, got '${value}'`);
       options.port = port;
       return;
@@ -230,6 +232,16 @@ function apply(
     default:
       throw new UsageError(`unknown flag ${name}`);
   }
+}
+
+/**
+ * Digits only: Number() would take '' and ' ' as 0 (`--port=` binding a random port,
+ * `--heartbeat-interval=` turning heartbeats off), and '1e3' or '0x10' as numbers.
+ */
+function wholeNumber(value: string | undefined): number | undefined {
+  if (value === undefined || !/^[0-9]+$/.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 function splitOnce(arg: string): [string, string] {

@@ -18,7 +18,13 @@ export function createCliTelemetry(options: CliOptions): CliTelemetry {
   const sinks: EventSink[] = [];
   const otel = options.noOtel
     ? undefined
-    : createOtelSink({ serviceName: options.serviceName, captureContent: options.captureContent });
+    : createOtelSink({
+        serviceName: options.serviceName,
+        captureContent: options.captureContent,
+        // --no-propagate: messages the middleware sends on (server→client requests under
+        // wrap) must not be given trace context either.
+        propagate: !options.noPropagate,
+      });
   if (otel) sinks.push(otel);
   if (options.console) sinks.push(createConsoleSink({ format: 'pretty' }));
   if (options.jsonl) sinks.push(createJsonlSink({ path: options.jsonl }));
