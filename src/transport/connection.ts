@@ -28,6 +28,19 @@ const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 type JsonRpcId = string | number;
 type Message = Record<string, unknown>;
 
+/**
+ * What a proxying transport (the CLI proxy's) reports about the upstream exchange that carried
+ * the message it is sending, readable while `send` runs.
+ */
+export interface UpstreamFacts {
+  /** Microseconds to the upstream's response headers (JSON) or first event (SSE). */
+  readonly upstreamUs?: number;
+  /** Status of the upstream's HTTP response that carried the answer. */
+  readonly httpStatus?: number;
+  /** No JSON-RPC answer came from the upstream: the request ends `upstream_error`. */
+  readonly failed?: boolean;
+}
+
 interface Pending {
   /** The request as observed: a failed or aborted send ends only the request it opened. */
   readonly message: Message;
@@ -95,7 +108,10 @@ export class Connection implements MonitoredConnection {
   private httpPeer: HttpFacts | undefined;
 
   constructor(
-    private readonly transport: { readonly sessionId?: string | undefined },
+    private readonly transport: {
+      readonly sessionId?: string | undefined;
+      readonly upstream?: UpstreamFacts | undefined;
+    },
     private readonly monitor: Monitor,
     private readonly options: ResolvedOptions,
     kind: TransportKind,
@@ -262,7 +278,7 @@ export class Connection implements MonitoredConnection {
     const pending = map.get(id);
     if (!pending) return undefined;
     map.delete(id);
-    this.responded(pending, message);
+    this.responded(pending, message, direction === 'out' ? this.transport.upstream : undefined);
     return undefined;
   }
 
@@ -450,7 +466,11 @@ export class Connection implements MonitoredConnection {
     return token;
   }
 
-  private responded(pending: Pending, response: Message): void {
+  private responded(
+    pending: Pending,
+    response: Message,
+    upstream: UpstreamFacts | undefined,
+  ): void {
     const error = response.error;
     if (isObject(error)) {
       const code = error.code;
@@ -462,6 +482,7 @@ export class Connection implements MonitoredConnection {
         stringOf(error.message),
         undefined,
         undefined,
+        upstream,
       );
       return;
     }
@@ -475,6 +496,7 @@ export class Connection implements MonitoredConnection {
         toolErrorText(result),
         result,
         undefined,
+        upstream,
       );
       return;
     }
@@ -494,7 +516,7 @@ export class Connection implements MonitoredConnection {
         now: performance.now(),
       });
     }
-    this.finish(pending, 'ok', response, undefined, undefined, result, schema);
+    this.finish(pending, 'ok', response, undefined, undefined, result, schema, upstream);
   }
 
   private finish(
@@ -505,7 +527,9 @@ export class Connection implements MonitoredConnection {
     errorMsg: string | undefined,
     _result: Message | undefined,
     schema: SchemaVersionCreatedEvent | undefined,
+    upstream?: UpstreamFacts,
   ): void {
+    if (upstream?.failed) note = 'upstream_error';
     if (pending.progressToken !== undefined) this.progress.delete(pending.progressToken);
     if (pending.method === 'initialize' && note !== 'ok') this.pendingSessionId = undefined;
     const latencyUs = Math.round((performance.now() - pending.start) * 1000);
@@ -533,6 +557,8 @@ export class Connection implements MonitoredConnection {
       clientVersion: pending.clientVersion ?? this.clientVersion,
       protocolVersion: pending.protocolVersion ?? this.protocolVersion,
       http: pending.http,
+      upstreamUs: upstream?.upstreamUs,
+      httpStatus: upstream?.httpStatus,
       note,
     });
     const live = this.monitor.live;
@@ -561,6 +587,8 @@ export class Connection implements MonitoredConnection {
     clientVersion: string | undefined;
     protocolVersion: string | undefined;
     http: HttpFacts | undefined;
+    upstreamUs?: number;
+    httpStatus?: number;
     note: RequestNote;
   }): RequestEvent {
     const http = fields.http;
@@ -574,7 +602,7 @@ export class Connection implements MonitoredConnection {
       transport: this.kind,
       httpMethod: http?.method,
       path: http?.path,
-      httpStatus: undefined,
+      httpStatus: fields.httpStatus,
       clientAddress: http?.clientAddress,
       clientPort: http?.clientPort,
       mcpMethod: fields.method,
@@ -583,6 +611,7 @@ export class Connection implements MonitoredConnection {
       prompt: fields.prompt,
       resourceUri: fields.resourceUri,
       latencyUs: fields.latencyUs,
+      upstreamUs: fields.upstreamUs,
       requestSize: fields.requestSize,
       responseSize: fields.responseSize,
       errorCode: fields.errorCode,

@@ -258,6 +258,10 @@ describe('mcp-otel proxy: Streamable HTTP, stateful', () => {
       note: 'ok',
     });
     expect(echo.clientPort).toBeGreaterThan(0);
+    // The upstream's part of the latency, and the status that carried the answer.
+    expect(echo.httpStatus).toBe(200);
+    expect(echo.upstreamUs).toBeGreaterThan(0);
+    expect(echo.upstreamUs).toBeLessThanOrEqual(echo.latencyUs);
     expect(
       only(
         requests('tools/call').filter((e) => e.tool === 'fail'),
@@ -311,6 +315,8 @@ describe('mcp-otel proxy: Streamable HTTP, stateful', () => {
     );
     expect(event.note).toBe('ok');
     expect(requests('notifications/progress')).toHaveLength(3);
+    // Time to the first event, not to the end: the tool was held at the gate in between.
+    expect(event.upstreamUs).toBeLessThan(event.latencyUs);
   });
 
   it('observes upstream→client requests on the response stream, answered by a client POST', async () => {
@@ -546,10 +552,11 @@ describe('mcp-otel proxy: Streamable HTTP, stateless', () => {
     expect(event).toMatchObject({
       role: 'server',
       transport: 'streamable-http',
+      note: 'upstream_error',
+      httpStatus: 502,
       errorCode: '-32000',
     });
     expect(event.errorMsg).toMatch(/^upstream unreachable/);
-    expect(event.note).not.toBe('ok');
 
     // The SDK client sees a failed connect, not a hang.
     const client = new Client({ name: 'c', version: '1' });
@@ -624,6 +631,8 @@ describe('mcp-otel proxy: security', () => {
     expect(bystander.hits()).toBe(0);
     await bus.flush();
     expect(only(requests('initialize'), 'one initialize')).toMatchObject({
+      note: 'upstream_error',
+      httpStatus: 502,
       errorMsg: 'upstream redirected off its origin (not followed)',
     });
   });
