@@ -361,7 +361,11 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
     pipeline.propagator.inject(ctx, carrier, defaultTextMapSetter);
     const keys = Object.keys(carrier);
     if (keys.length === 0) return message;
-    const params = isRecord(message.params) ? message.params : undefined;
+    // Positional params (an array) or a _meta that is not an object have no place for trace
+    // context: the message goes out as the app wrote it.
+    if (message.params !== undefined && !isRecord(message.params)) return message;
+    const params = message.params as Record<string, unknown> | undefined;
+    if (params?._meta !== undefined && !isRecord(params._meta)) return message;
     const meta: Record<string, unknown> = isRecord(params?._meta) ? { ...params._meta } : {};
     for (const key of keys) {
       // The W3C keys are ours to write (SEP-414); any other key the app set stays as it was.
