@@ -1,3 +1,4 @@
+import type { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import {
   EventBus,
@@ -28,7 +29,7 @@ export function otelSetup(options: OtelSinkOptions = {}) {
 export function spanNamed(
   spans: readonly ReadableSpan[],
   name: string,
-  kind?: number,
+  kind?: SpanKind,
 ): ReadableSpan {
   const span = spans.find((s) => s.name === name && (kind === undefined || s.kind === kind));
   if (!span)

@@ -32,7 +32,9 @@ export function createTestServer(name = 'test-server'): McpServer {
   server.registerPrompt(
     'greet',
     { description: 'Greets', argsSchema: { who: z.string() } },
-    ({ who }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Hello ${who}` } }] }),
+    ({ who }) => ({
+      messages: [{ role: 'user', content: { type: 'text', text: `Hello ${who}` } }],
+    }),
   );
   server.registerResource('readme', 'file:///readme.md', { description: 'Readme' }, (uri) => ({
     contents: [{ uri: uri.href, text: '# readme' }],

@@ -364,7 +364,7 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
     // Positional params (an array) or a _meta that is not an object have no place for trace
     // context: the message goes out as the app wrote it.
     if (message.params !== undefined && !isRecord(message.params)) return message;
-    const params = message.params as Record<string, unknown> | undefined;
+    const params = message.params;
     if (params?._meta !== undefined && !isRecord(params._meta)) return message;
     const meta: Record<string, unknown> = isRecord(params?._meta) ? { ...params._meta } : {};
     for (const key of keys) {
