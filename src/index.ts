@@ -42,7 +42,13 @@ export type { BatchProcessorOptions } from './sinks/otel/batch-processor.js';
 export { clientPlatform } from './session/client-platform.js';
 export { setDiagnosticLogger } from './diagnostics.js';
 export type { DiagnosticLogger } from './diagnostics.js';
-export type { LiveHooks, RequestStart, RequestEndDetail, HttpFacts } from './live-hooks.js';
+export type {
+  LiveHooks,
+  RequestStart,
+  RequestEndDetail,
+  HttpFacts,
+  ServerPeer,
+} from './live-hooks.js';
 export type {
   ProxyEvent,
   ProxyEventType,
