@@ -47,8 +47,6 @@ export function instrument<T extends Instrumentable>(target: T, options?: Instru
     return target;
   }
   try {
-    const serverName = serverNameOf(protocol);
-    const resolved = withBus(options, serverName);
     const original = protocol.connect;
     Object.defineProperty(marked, INSTRUMENTED, { value: true, enumerable: false });
     Object.defineProperty(protocol, 'connect', {
@@ -56,12 +54,12 @@ export function instrument<T extends Instrumentable>(target: T, options?: Instru
       enumerable: false,
       writable: true,
       value: function connect(this: unknown, transport: unknown, ...rest: unknown[]) {
-        return original.call(this, wrap(transport, resolved, serverName), ...rest);
+        return original.call(this, instrumentConnection(protocol, transport, options), ...rest);
       },
     });
     // Already connected: instrument the live transport too.
     const live = protocol.transport;
-    if (live !== undefined) wrap(live, resolved, serverName);
+    if (live !== undefined) instrumentConnection(protocol, live, options);
   } catch (error) {
     reportError('instrument (left as it was)', error);
   }
@@ -105,19 +103,28 @@ function withBus(
   return { ...options, bus, sinks: [] };
 }
 
-function wrap(
+/**
+ * What `instrument()`'s connect() does for each transport, also used by `mcp-otel/register`:
+ * the bus and sinks the options ask for (with none, the process-wide OpenTelemetry sink named
+ * after the server), and the server's name as the server object knows it. Anything that is not
+ * a transport is passed through, for the SDK to report.
+ */
+export function instrumentConnection(
+  protocol: unknown,
   transport: unknown,
-  options: InstrumentOptions | undefined,
-  serverName: string | undefined,
+  options?: InstrumentOptions,
 ): unknown {
-  if (
-    transport === null ||
-    typeof transport !== 'object' ||
-    typeof (transport as TransportLike).send !== 'function'
-  ) {
-    return transport; // let the SDK report its own error for a bad transport
-  }
-  return instrumentTransportWith(transport as TransportLike, options, { serverName });
+  if (!isTransportLike(transport)) return transport;
+  const serverName = serverNameOf(protocol);
+  return instrumentTransportWith(transport, withBus(options, serverName), { serverName });
+}
+
+function isTransportLike(value: unknown): value is TransportLike {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { send?: unknown }).send === 'function'
+  );
 }
 
 /** The object whose `connect()` runs Protocol.connect: McpServer delegates to `.server`. */
@@ -136,9 +143,9 @@ function isConnectable(value: unknown): value is Connectable {
 }
 
 /** Best effort: both SDK generations keep the server's own info in `_serverInfo`. */
-function serverNameOf(protocol: Connectable): string | undefined {
+function serverNameOf(protocol: unknown): string | undefined {
   try {
-    const name = protocol._serverInfo?.name;
+    const name = (protocol as Connectable | null)?._serverInfo?.name;
     return typeof name === 'string' && name.length > 0 ? name : undefined;
   } catch {
     return undefined;

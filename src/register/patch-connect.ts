@@ -1,8 +1,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { reportError, reportWarning } from '../diagnostics.js';
-import { resolveBus } from '../setup.js';
-import { instrumentTransportWith, type TransportLike } from '../transport/instrument-transport.js';
+import { instrumentConnection } from '../instrument.js';
 import type { SdkModule } from './locate-sdk.js';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -104,33 +103,20 @@ function patchConnect(prototype: unknown): boolean {
 }
 
 /**
- * What instrument()'s connect() does for each transport: the process-wide bus with its sinks
- * (with none given, the OpenTelemetry sink from the OTEL_* environment, named after the server),
- * and the server's name as instrument() reads it.
+ * What instrument()'s connect() does for each transport (the same function): the process-wide
+ * bus with its sinks (with none given, the OpenTelemetry sink from the OTEL_* environment, named
+ * after the server). A server the app instrumented itself is left to that.
  */
 function observe(protocol: unknown, transport: unknown): unknown {
   try {
-    if (
-      !isTransport(transport) ||
-      hasMark(transport, INSTRUMENTED_TRANSPORT) ||
-      hasMark(protocol, INSTRUMENTED_TARGET)
-    ) {
+    if (hasMark(transport, INSTRUMENTED_TRANSPORT) || hasMark(protocol, INSTRUMENTED_TARGET)) {
       return transport;
     }
-    const serverName = serverNameOf(protocol);
-    instrumentTransportWith(transport, { bus: resolveBus(undefined, serverName) }, { serverName });
+    instrumentConnection(protocol, transport);
   } catch (error) {
     reportError('register: instrumenting a connection (left as it was)', error);
   }
   return transport;
-}
-
-function isTransport(value: unknown): value is TransportLike {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { send?: unknown }).send === 'function'
-  );
 }
 
 function hasMark(value: unknown, mark: symbol): boolean {
@@ -139,12 +125,4 @@ function hasMark(value: unknown, mark: symbol): boolean {
     typeof value === 'object' &&
     (value as Record<PropertyKey, unknown>)[mark] === true
   );
-}
-
-/** As instrument() reads it: both SDK generations keep the server's own info in `_serverInfo`. */
-function serverNameOf(protocol: unknown): string | undefined {
-  if (protocol === null || typeof protocol !== 'object') return undefined;
-  const info = (protocol as { _serverInfo?: { name?: unknown } })._serverInfo;
-  const name = info?.name;
-  return typeof name === 'string' && name.length > 0 ? name : undefined;
 }

@@ -29,23 +29,9 @@ export interface TransportInstrumentation {
 }
 
 /**
- * Wraps a transport in place so that every message it carries, in either direction, becomes
- * events, and returns it. Transparent: messages reach the other side unchanged (the only
- * change live hooks may make is trace context in `_meta`, on a copy), handlers installed
- * before or after behave as before, and nothing here ever throws into the host.
- *
- * @example
- * const transport = instrumentTransport(new StdioServerTransport(), { sinks: [createConsoleSink()] });
- * await server.connect(transport);
+ * Wraps a transport in place (see `instrumentTransport` in src/instrument.ts, the public entry):
+ * events go to `options.bus`, which the entry points resolve, with `internal` knobs.
  */
-export function instrumentTransport<T extends TransportLike>(
-  transport: T,
-  options?: InstrumentOptions,
-): T {
-  return instrumentTransportWith(transport, options, {});
-}
-
-/** {@link instrumentTransport} with the internal knobs of `instrument()`. */
 export function instrumentTransportWith<T extends TransportLike>(
   transport: T,
   options: InstrumentOptions | undefined,
