@@ -55,6 +55,13 @@ export interface EventBusOptions {
 
 type ShutdownHook = () => void;
 
+/**
+ * Share of `shutdownTimeoutMs` a sink's `flush()` may take inside `shutdown()` when the sink
+ * also has `shutdown()`, which gets the rest (the OTel sink's stops exporting and counts what is
+ * left well within it).
+ */
+const SHUTDOWN_FLUSH_SHARE = 0.4;
+
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 /**
@@ -187,7 +194,7 @@ export class EventBus {
    * Registers a function that runs once at the start of `shutdown()`, before the final drain
    * (instrumentations end their open sessions there). Returns a function that unregisters it.
    */
-  onShutdown(hook: ShutdownHook): () => void {
+  onShutdown(hook: () => void): () => void {
     this.shutdownHooks.add(hook);
     return () => this.shutdownHooks.delete(hook);
   }
@@ -243,6 +250,11 @@ export class EventBus {
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.removeProcessHandlers();
     const sinks = [...this.sinks];
+    const deadline = performance.now() + this.shutdownTimeoutMs;
+    const remaining = (): number => Math.max(1, Math.ceil(deadline - performance.now()));
+    // A sink's flush gets a share of the bound, never all of it: a flush stuck on a hanging
+    // collector must leave its shutdown() the time to give up and count what it drops.
+    const flushBound = Math.max(1, Math.floor(this.shutdownTimeoutMs * SHUTDOWN_FLUSH_SHARE));
     settle(
       settleWithin(
         'event bus shutdown',
@@ -253,14 +265,14 @@ export class EventBus {
                 await settleWithin(
                   `sink ${sink.name} flush`,
                   () => sink.flush?.(),
-                  this.shutdownTimeoutMs,
+                  sink.shutdown ? flushBound : remaining(),
                 );
               }
               if (sink.shutdown) {
                 await settleWithin(
                   `sink ${sink.name} shutdown`,
                   () => sink.shutdown?.(),
-                  this.shutdownTimeoutMs,
+                  remaining(),
                 );
               }
             }),

@@ -47,6 +47,10 @@ export function instrument<T extends Instrumentable>(target: T, options?: Instru
     return target;
   }
   try {
+    // Resolve the bus and its sinks now, not at the first connect: with no sinks given this
+    // starts the OpenTelemetry pipeline, and spans the app starts before connecting (an
+    // agent's outer span) must already have somewhere to go.
+    const resolved = withBus(options, serverNameOf(protocol));
     const original = protocol.connect;
     Object.defineProperty(marked, INSTRUMENTED, { value: true, enumerable: false });
     Object.defineProperty(protocol, 'connect', {
@@ -54,12 +58,12 @@ export function instrument<T extends Instrumentable>(target: T, options?: Instru
       enumerable: false,
       writable: true,
       value: function connect(this: unknown, transport: unknown, ...rest: unknown[]) {
-        return original.call(this, instrumentConnection(protocol, transport, options), ...rest);
+        return original.call(this, instrumentConnection(protocol, transport, resolved), ...rest);
       },
     });
     // Already connected: instrument the live transport too.
     const live = protocol.transport;
-    if (live !== undefined) instrumentConnection(protocol, live, options);
+    if (live !== undefined) instrumentConnection(protocol, live, resolved);
   } catch (error) {
     reportError('instrument (left as it was)', error);
   }
@@ -116,6 +120,7 @@ export function instrumentConnection(
 ): unknown {
   if (!isTransportLike(transport)) return transport;
   const serverName = serverNameOf(protocol);
+  // withBus is idempotent: options it already resolved keep their bus and add no sinks.
   return instrumentTransportWith(transport, withBus(options, serverName), { serverName });
 }
 

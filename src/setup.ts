@@ -23,7 +23,13 @@ const OTEL_OPTION_KEYS = [
   'maxNameLength',
   'spanExporter',
   'batch',
+  'propagate',
 ] as const satisfies ReadonlyArray<keyof OtelSinkOptions>;
+
+// Every OtelSinkOptions key must be listed above, or instrument() would silently ignore it.
+type Unlisted = Exclude<keyof OtelSinkOptions, (typeof OTEL_OPTION_KEYS)[number]>;
+const everyKeyListed: Unlisted extends never ? true : Unlisted = true;
+void everyKeyListed;
 
 /**
  * The bus an `instrument()` call uses, with its sinks attached: `options.bus` if given; else

@@ -3,7 +3,7 @@ import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelem
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { reportError, reportWarning } from '../../diagnostics.js';
 
-/** Options of {@link CountingBatchSpanProcessor}; each falls back to its `OTEL_BSP_*` variable, then the default. */
+/** Batching of our own span pipeline; each field falls back to its `OTEL_BSP_*` variable, then the default. */
 export interface BatchProcessorOptions {
   /** Ended spans held before export; beyond it spans are dropped and counted. @default 65_536 (OTEL_BSP_MAX_QUEUE_SIZE) */
   maxQueueSize?: number;
@@ -39,6 +39,8 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
   private queue: ReadableSpan[] = [];
   private timer: NodeJS.Timeout | undefined;
   private exporting: Promise<void> | undefined;
+  /** The batch in the exporter's hands, until its export settles. */
+  private inFlight: ReadableSpan[] | undefined;
   private stopped = false;
   private dropped = 0;
   private dropReported = false;
@@ -126,8 +128,11 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
    * dropped and reported, never silently lost. Returns how many.
    */
   abandon(): number {
-    const lost = this.queue.length;
+    // The batch stuck in the exporter (a hanging collector) is lost too: count it now, not when
+    // the exporter's own timeout fires long after shutdown() returned.
+    const lost = this.queue.length + (this.inFlight?.length ?? 0);
     this.queue = [];
+    this.inFlight = undefined;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -175,7 +180,10 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (result.code !== ExportResultCode.SUCCESS) {
+        // abandon() already counted this batch (and cleared inFlight).
+        const counted = this.inFlight !== batch;
+        if (!counted) this.inFlight = undefined;
+        if (result.code !== ExportResultCode.SUCCESS && !counted) {
           this.drop(batch.length, 'export failed');
           if (!this.exportFailureReported) {
             this.exportFailureReported = true;
@@ -187,6 +195,7 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
         }
         resolve();
       };
+      this.inFlight = batch;
       // Export work must not trace itself (the exporter's HTTP request would become a span).
       context.with(this.quiet, () => {
         try {

@@ -50,7 +50,7 @@ export interface OtelSinkOptions {
   meterProvider?: MeterProvider;
   /** `service.name` of our own pipeline; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win. @default the server's name */
   serviceName?: string;
-  /** `service.version` of our own pipeline. @default the server's version, when known */
+  /** `service.version` of our own pipeline. @default none */
   serviceVersion?: string;
   /** Record tool arguments and results (both directions' switches at once). @default false */
   captureContent?: boolean;
