@@ -17,6 +17,8 @@ export interface MonitoredConnection {
   sweep(now: number): void;
   /** The bus is shutting down: end the session with reason `shutdown`. */
   shutdown(): void;
+  /** Ends every pending request as `closed` and stops observing (idempotent). */
+  close(): void;
 }
 
 /**
@@ -79,10 +81,7 @@ export class Monitor {
 
   unregister(connection: MonitoredConnection): void {
     this.connections.delete(connection);
-    if (this.connections.size === 0 && this.tracker.openPaginations === 0 && this.sweepTimer) {
-      clearInterval(this.sweepTimer);
-      this.sweepTimer = undefined;
-    }
+    if (this.connections.size === 0 && this.tracker.openPaginations === 0) this.stopSweeping();
   }
 
   /** Live connections (for tests and leak checks). */
@@ -90,15 +89,29 @@ export class Monitor {
     return this.connections.size;
   }
 
+  /** Requests awaiting an answer on every live connection, both directions (heartbeats, leak checks). */
+  get pendingRequests(): number {
+    let pending = 0;
+    for (const connection of this.connections) pending += connection.inFlight;
+    return pending;
+  }
+
   sweep(): void {
     const now = performance.now();
     for (const connection of this.connections) guarded('sweep', () => connection.sweep(now));
     this.tracker.sweep(now);
+    // The timer outlived the last connection only to expire its pagination buffers: once they
+    // are gone, so is it (unregister() cannot see that moment).
+    if (this.connections.size === 0 && this.tracker.openPaginations === 0) this.stopSweeping();
+  }
+
+  private stopSweeping(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
   }
 
   heartbeat(): void {
-    let inFlight = 0;
-    for (const connection of this.connections) inFlight += connection.inFlight;
+    const inFlight = this.pendingRequests;
     const memory = process.memoryUsage();
     let loopDelayMs = 0;
     if (this.loopDelay) {
@@ -137,12 +150,15 @@ export class Monitor {
   }
 
   private shutdown(): void {
-    for (const connection of this.connections)
+    for (const connection of this.connections) {
       guarded('session shutdown', () => connection.shutdown());
+      // Requests still in flight would never end (nothing is recorded after the bus stops):
+      // end them now, so their spans are exported with the rest instead of silently lost.
+      guarded('session shutdown', () => connection.close());
+    }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.heartbeatTimer = undefined;
-    this.sweepTimer = undefined;
+    this.stopSweeping();
     this.loopDelay?.disable();
     monitors.delete(this.bus);
   }

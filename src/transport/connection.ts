@@ -7,7 +7,13 @@ import type {
   SessionEndReason,
   TransportKind,
 } from '../events.js';
-import type { HttpFacts, LiveHooks, RequestStart, ServerPeer } from '../live-hooks.js';
+import type {
+  HttpFacts,
+  LiveHooks,
+  RequestEndDetail,
+  RequestStart,
+  ServerPeer,
+} from '../live-hooks.js';
 import type { Monitor, MonitoredConnection } from '../monitor.js';
 import type { ResolvedOptions } from '../options.js';
 import { guarded, reportError } from '../diagnostics.js';
@@ -63,6 +69,22 @@ interface Pending {
   readonly progressToken: JsonRpcId | undefined;
   readonly token: unknown;
 }
+
+/** What an event takes from where it started: the pending request, or a notification. */
+type EventSource = Pick<
+  Pending,
+  | 'ts'
+  | 'role'
+  | 'method'
+  | 'tool'
+  | 'prompt'
+  | 'resourceUri'
+  | 'requestSize'
+  | 'clientName'
+  | 'clientVersion'
+  | 'protocolVersion'
+  | 'http'
+>;
 
 interface Session {
   readonly id: string;
@@ -154,11 +176,13 @@ export class Connection implements MonitoredConnection {
     if (token === undefined) return message;
     const live = this.monitor.live;
     if (!live?.inject) return message;
-    const inject = live.inject.bind(live);
+    // guarded(), without a bound function and a closure per message.
     let replaced: unknown = message;
-    guarded('live inject', () => {
-      replaced = inject(token, message as Message);
-    });
+    try {
+      replaced = live.inject(token, message as Message);
+    } catch (error) {
+      reportError('live inject', error);
+    }
     return replaced ?? message;
   }
 
@@ -170,29 +194,33 @@ export class Connection implements MonitoredConnection {
   runHandler<R>(token: unknown, fn: () => R): R {
     const live = this.monitor.live;
     if (!live?.run) return fn();
-    let outcome: { value: R } | { error: unknown } | undefined;
+    // What the handler did, in variables rather than an object per message.
+    let outcome: number = NOT_RUN;
+    let value: R | undefined;
+    let thrown: unknown;
     try {
       const returned = live.run(token, () => {
         try {
-          const value = fn();
-          outcome = { value };
+          value = fn();
+          outcome = RETURNED;
           return value;
         } catch (error) {
-          outcome = { error };
+          thrown = error;
+          outcome = THREW;
           throw error;
         }
       });
-      if (outcome !== undefined) return returned;
+      if (outcome !== NOT_RUN) return returned;
       // The hook returned without running the handler: the message must still be handled.
       reportError('live run', new Error('the run hook did not call the handler'));
       return fn();
     } catch (error) {
-      if (outcome && 'error' in outcome) {
-        if (error !== outcome.error) reportError('live run', error);
-        throw outcome.error;
+      if (outcome === THREW) {
+        if (error !== thrown) reportError('live run', error);
+        throw thrown;
       }
       reportError('live run', error);
-      return outcome === undefined ? fn() : outcome.value;
+      return outcome === NOT_RUN ? fn() : (value as R);
     }
   }
 
@@ -242,6 +270,7 @@ export class Connection implements MonitoredConnection {
     this.closed = true;
     this.endAllPending('closed');
     this.endSession(this.deleteSeen ? 'deleted' : 'closed');
+    if (this.session) this.monitor.tracker.forgetScope(this.session.id);
     if (this.scopeId) this.monitor.tracker.forgetScope(this.scopeId);
     this.monitor.unregister(this);
   }
@@ -263,12 +292,14 @@ export class Connection implements MonitoredConnection {
   private observe(raw: unknown, direction: 'in' | 'out', extra: unknown): unknown {
     if (!isObject(raw)) return undefined;
     const message = raw;
-    this.lastActivity = performance.now();
+    // One clock read per message: its activity, its request's start or its response's end.
+    const now = performance.now();
+    this.lastActivity = now;
     if (this.session?.idle) this.reopenSession();
     const method = message.method;
     if (typeof method === 'string') {
       const id = message.id;
-      if (isId(id)) return this.requestStarted(message, method, id, direction, extra);
+      if (isId(id)) return this.requestStarted(message, method, id, direction, extra, now);
       return this.notification(message, method, direction, extra);
     }
     const id = message.id;
@@ -278,7 +309,12 @@ export class Connection implements MonitoredConnection {
     const pending = map.get(id);
     if (!pending) return undefined;
     map.delete(id);
-    this.responded(pending, message, direction === 'out' ? this.transport.upstream : undefined);
+    this.responded(
+      pending,
+      message,
+      direction === 'out' ? this.transport.upstream : undefined,
+      now,
+    );
     return undefined;
   }
 
@@ -288,6 +324,7 @@ export class Connection implements MonitoredConnection {
     id: JsonRpcId,
     direction: 'in' | 'out',
     extra: unknown,
+    now: number,
   ): unknown {
     const map = direction === 'in' ? this.incoming : this.outgoing;
     if (map.has(id)) return undefined; // duplicate id: the first one keeps the slot
@@ -305,7 +342,7 @@ export class Connection implements MonitoredConnection {
       method.startsWith('resources/') && params ? stringOf(params.uri) : undefined;
     const http = direction === 'in' ? this.httpFacts(extra) : undefined;
     const ts = Date.now();
-    const start = performance.now();
+    const start = now;
     // initialize names the client and the session it opens: allocate the session id now, so
     // the initialize span itself belongs to the session (its Resource, its attributes).
     const initialize = method === 'initialize';
@@ -439,29 +476,30 @@ export class Connection implements MonitoredConnection {
           ts,
         })
       : undefined;
-    const event = this.event({
+    const source: EventSource = {
       ts,
       role,
       method,
-      jsonrpcId: undefined,
       tool: undefined,
       prompt: undefined,
       resourceUri: params ? stringOf(params.uri) : undefined,
-      latencyUs: 0,
       requestSize: this.options.captureSizes ? jsonByteLength(message) : undefined,
-      responseSize: undefined,
-      errorCode: undefined,
-      errorMsg: undefined,
       clientName: this.clientName,
       clientVersion: this.clientVersion,
       protocolVersion: this.protocolVersion,
       http,
-      note: 'notification',
-    });
-    if (token !== undefined && live) {
-      const end = live.end.bind(live);
-      guarded('live end', () => end(token, event, NO_DETAIL));
-    }
+    };
+    const event = this.event(
+      source,
+      undefined,
+      0,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      'notification',
+    );
+    if (token !== undefined && live) endLive(live, token, event, NO_DETAIL);
     this.monitor.emit(event);
     return token;
   }
@@ -470,6 +508,7 @@ export class Connection implements MonitoredConnection {
     pending: Pending,
     response: Message,
     upstream: UpstreamFacts | undefined,
+    now: number,
   ): void {
     const error = response.error;
     if (isObject(error)) {
@@ -483,6 +522,7 @@ export class Connection implements MonitoredConnection {
         undefined,
         undefined,
         upstream,
+        now,
       );
       return;
     }
@@ -497,6 +537,7 @@ export class Connection implements MonitoredConnection {
         result,
         undefined,
         upstream,
+        now,
       );
       return;
     }
@@ -513,10 +554,10 @@ export class Connection implements MonitoredConnection {
         result,
         jsonrpcId: String(pending.rpcId),
         role: pending.role,
-        now: performance.now(),
+        now,
       });
     }
-    this.finish(pending, 'ok', response, undefined, undefined, result, schema, upstream);
+    this.finish(pending, 'ok', response, undefined, undefined, result, schema, upstream, now);
   }
 
   private finish(
@@ -528,11 +569,12 @@ export class Connection implements MonitoredConnection {
     _result: Message | undefined,
     schema: SchemaVersionCreatedEvent | undefined,
     upstream?: UpstreamFacts,
+    now: number = performance.now(),
   ): void {
     if (upstream?.failed) note = 'upstream_error';
     if (pending.progressToken !== undefined) this.progress.delete(pending.progressToken);
     if (pending.method === 'initialize' && note !== 'ok') this.pendingSessionId = undefined;
-    const latencyUs = Math.round((performance.now() - pending.start) * 1000);
+    const latencyUs = Math.round((now - pending.start) * 1000);
     const session = this.session;
     this.monitor.requestCount++;
     if (note !== 'ok') this.monitor.errorCount++;
@@ -540,88 +582,68 @@ export class Connection implements MonitoredConnection {
       session.requestCount++;
       if (note !== 'ok') session.errorCount++;
     }
-    const event = this.event({
-      ts: pending.ts,
-      role: pending.role,
-      method: pending.method,
-      jsonrpcId: String(pending.rpcId),
-      tool: pending.tool,
-      prompt: pending.prompt,
-      resourceUri: pending.resourceUri,
+    const event = this.event(
+      pending,
+      String(pending.rpcId),
       latencyUs,
-      requestSize: pending.requestSize,
-      responseSize: response && this.options.captureSizes ? jsonByteLength(response) : undefined,
+      response && this.options.captureSizes ? jsonByteLength(response) : undefined,
       errorCode,
-      errorMsg: errorMsg === undefined ? undefined : capMessage(errorMsg),
-      clientName: pending.clientName ?? this.clientName,
-      clientVersion: pending.clientVersion ?? this.clientVersion,
-      protocolVersion: pending.protocolVersion ?? this.protocolVersion,
-      http: pending.http,
-      upstreamUs: upstream?.upstreamUs,
-      httpStatus: upstream?.httpStatus,
+      errorMsg === undefined ? undefined : capMessage(errorMsg),
+      upstream,
       note,
-    });
+    );
     const live = this.monitor.live;
-    if (pending.token !== undefined && live) {
-      const end = live.end.bind(live);
-      guarded('live end', () => end(pending.token, event, { response, schema }));
-    }
+    if (pending.token !== undefined && live)
+      endLive(live, pending.token, event, { response, schema });
     this.monitor.emit(event);
     if (schema) this.monitor.emit(schema);
   }
 
-  private event(fields: {
-    ts: number;
-    role: RequestRole;
-    method: string;
-    jsonrpcId: string | undefined;
-    tool: string | undefined;
-    prompt: string | undefined;
-    resourceUri: string | undefined;
-    latencyUs: number;
-    requestSize: number | undefined;
-    responseSize: number | undefined;
-    errorCode: string | undefined;
-    errorMsg: string | undefined;
-    clientName: string | undefined;
-    clientVersion: string | undefined;
-    protocolVersion: string | undefined;
-    http: HttpFacts | undefined;
-    upstreamUs?: number;
-    httpStatus?: number;
-    note: RequestNote;
-  }): RequestEvent {
-    const http = fields.http;
+  /**
+   * The event of a request that ended, or of a notification. Built straight from `source` (the
+   * pending request itself) rather than from an object of fields assembled per message.
+   */
+  private event(
+    source: EventSource,
+    jsonrpcId: string | undefined,
+    latencyUs: number,
+    responseSize: number | undefined,
+    errorCode: string | undefined,
+    errorMsg: string | undefined,
+    upstream: UpstreamFacts | undefined,
+    note: RequestNote,
+  ): RequestEvent {
+    const http = source.http;
+    const clientName = source.clientName ?? this.clientName;
     return {
       type: 'request',
       id: randomUUID(),
-      ts: fields.ts,
+      ts: source.ts,
       server: this.server(),
       sessionId: this.sessionId(),
-      role: fields.role,
+      role: source.role,
       transport: this.kind,
       httpMethod: http?.method,
       path: http?.path,
-      httpStatus: fields.httpStatus,
+      httpStatus: upstream?.httpStatus,
       clientAddress: http?.clientAddress,
       clientPort: http?.clientPort,
-      mcpMethod: fields.method,
-      jsonrpcId: fields.jsonrpcId,
-      tool: fields.tool,
-      prompt: fields.prompt,
-      resourceUri: fields.resourceUri,
-      latencyUs: fields.latencyUs,
-      upstreamUs: fields.upstreamUs,
-      requestSize: fields.requestSize,
-      responseSize: fields.responseSize,
-      errorCode: fields.errorCode,
-      errorMsg: fields.errorMsg,
-      clientName: fields.clientName,
-      clientVersion: fields.clientVersion,
-      clientPlatform:
-        fields.clientName === undefined ? undefined : clientPlatform(fields.clientName),
-      protocolVersion: fields.protocolVersion,
-      note: fields.note,
+      mcpMethod: source.method,
+      jsonrpcId,
+      tool: source.tool,
+      prompt: source.prompt,
+      resourceUri: source.resourceUri,
+      latencyUs,
+      upstreamUs: upstream?.upstreamUs,
+      requestSize: source.requestSize,
+      responseSize,
+      errorCode,
+      errorMsg,
+      clientName,
+      clientVersion: source.clientVersion ?? this.clientVersion,
+      clientPlatform: clientName === undefined ? undefined : clientPlatform(clientName),
+      protocolVersion: source.protocolVersion ?? this.protocolVersion,
+      note,
     };
   }
 
@@ -820,6 +842,38 @@ export class Connection implements MonitoredConnection {
 
   private scope(): string {
     return this.session?.id ?? (this.scopeId ??= randomUUID());
+  }
+}
+
+/** What the handler did, in runHandler. */
+const NOT_RUN = 0;
+const RETURNED = 1;
+const THREW = 2;
+
+/** The `end` hook, guarded as guarded() would, without a bound function and a closure. */
+function endLive(
+  live: LiveHooks,
+  token: unknown,
+  event: RequestEvent,
+  detail: RequestEndDetail,
+): void {
+  try {
+    reportRejection('live end', live.end(token, event, detail));
+  } catch (error) {
+    reportError('live end', error);
+  }
+}
+
+/** guarded()'s handling of a hook's result: a promise it returns is watched for rejection. */
+function reportRejection(context: string, result: unknown): void {
+  if (
+    typeof result === 'object' &&
+    result !== null &&
+    typeof (result as { then?: unknown }).then === 'function'
+  ) {
+    (result as PromiseLike<unknown>).then(undefined, (error: unknown) =>
+      reportError(context, error),
+    );
   }
 }
 

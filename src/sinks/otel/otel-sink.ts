@@ -13,6 +13,7 @@ import {
   type MeterProvider,
   type Span,
   type TextMapGetter,
+  type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
@@ -171,10 +172,20 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
       'maxSchemaPayloadBytes',
     ),
   );
-  const names = new NameLimiter(
-    positive(options.maxDistinctNames, DEFAULT_MAX_DISTINCT_NAMES, 'maxDistinctNames'),
-    positive(options.maxNameLength, DEFAULT_MAX_NAME_LENGTH, 'maxNameLength'),
+  const maxDistinct = positive(
+    options.maxDistinctNames,
+    DEFAULT_MAX_DISTINCT_NAMES,
+    'maxDistinctNames',
   );
+  const maxLength = positive(options.maxNameLength, DEFAULT_MAX_NAME_LENGTH, 'maxNameLength');
+  const names = new NameLimiter(maxDistinct, maxLength);
+  // Other values a peer chooses that reach metric attributes, each with its own budget.
+  const wire: WireLimiters = {
+    methods: new NameLimiter(maxDistinct, maxLength),
+    codes: new NameLimiter(maxDistinct, maxLength),
+    versions: new NameLimiter(maxDistinct, maxLength),
+  };
+  const clip = (value: string): string => names.clip(value);
   const serviceNameFixed = hasEnvServiceName() || options.serviceName !== undefined;
   const metrics = createMetrics(pipeline, () => latestHeartbeat);
   let latestHeartbeat: HeartbeatEvent | undefined;
@@ -188,11 +199,32 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
     if (info.clientPlatform !== undefined)
       attributes[sc.ATTR_MCP_CLIENT_PLATFORM] = info.clientPlatform;
     if (info.protocolVersion !== undefined)
-      attributes[sc.ATTR_MCP_PROTOCOL_VERSION] = info.protocolVersion;
+      attributes[sc.ATTR_MCP_PROTOCOL_VERSION] = clip(info.protocolVersion);
     if (!serviceNameFixed && info.server !== 'unknown')
       attributes[sc.ATTR_SERVICE_NAME] = info.server;
     return attributes;
   };
+
+  /**
+   * The last session's attributes and tracer. Consecutive requests of one session, the common
+   * case, reuse both instead of building the attributes and having the pipeline compare them
+   * with its own on every request; anything that would change them misses. Dropped when that
+   * session ends, as the pipeline then releases its tracer.
+   */
+  type SessionKey = Pick<
+    RequestStart,
+    'sessionId' | 'clientName' | 'clientVersion' | 'clientPlatform' | 'protocolVersion' | 'server'
+  >;
+  let lastSession:
+    | { readonly key: SessionKey; readonly attributes: SessionAttributes; readonly tracer: Tracer }
+    | undefined;
+  const sameSession = (a: SessionKey, b: RequestStart): boolean =>
+    a.sessionId === b.sessionId &&
+    a.clientName === b.clientName &&
+    a.clientVersion === b.clientVersion &&
+    a.clientPlatform === b.clientPlatform &&
+    a.protocolVersion === b.protocolVersion &&
+    a.server === b.server;
 
   const live: LiveHooks<SpanToken> = {
     start(info) {
@@ -201,8 +233,9 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
       const prompt = info.prompt === undefined ? undefined : names.clip(info.prompt);
       const target =
         tool ?? prompt ?? (options.resourceUriInSpanName === true ? info.resourceUri : undefined);
-      const name = target === undefined ? info.mcpMethod : `${info.mcpMethod} ${target}`;
-      const attributes: Attributes = { [sc.ATTR_MCP_METHOD_NAME]: info.mcpMethod };
+      const method = clip(info.mcpMethod);
+      const name = target === undefined ? method : `${method} ${target}`;
+      const attributes: Attributes = { [sc.ATTR_MCP_METHOD_NAME]: method };
       if (info.jsonrpcId !== undefined) attributes[sc.ATTR_JSONRPC_REQUEST_ID] = info.jsonrpcId;
       if (tool !== undefined) {
         attributes[sc.ATTR_GEN_AI_TOOL_NAME] = tool;
@@ -211,7 +244,7 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
       if (prompt !== undefined) attributes[sc.ATTR_GEN_AI_PROMPT_NAME] = prompt;
       if (info.resourceUri !== undefined) attributes[sc.ATTR_MCP_RESOURCE_URI] = info.resourceUri;
       if (info.protocolVersion !== undefined)
-        attributes[sc.ATTR_MCP_PROTOCOL_VERSION] = info.protocolVersion;
+        attributes[sc.ATTR_MCP_PROTOCOL_VERSION] = clip(info.protocolVersion);
       if (info.sessionId !== undefined && !isSessionlessEra(info.protocolVersion)) {
         attributes[sc.ATTR_MCP_SESSION_ID] = info.sessionId;
       }
@@ -225,7 +258,9 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
         if (info.http.clientPort !== undefined)
           attributes[sc.ATTR_CLIENT_PORT] = info.http.clientPort;
       }
-      const session = sessionAttributes(info);
+      const cached =
+        lastSession !== undefined && sameSession(lastSession.key, info) ? lastSession : undefined;
+      const session = cached ? cached.attributes : sessionAttributes(info);
       if (!pipeline.sessionResources && session) {
         for (const [key, value] of Object.entries(session)) {
           if (key !== sc.ATTR_SERVICE_NAME) attributes[key] ??= value;
@@ -272,7 +307,22 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
       } else {
         parent = ambient;
       }
-      const tracer = pipeline.tracer(info.sessionId, session);
+      let tracer: Tracer;
+      if (cached) {
+        tracer = cached.tracer;
+      } else {
+        tracer = pipeline.tracer(info.sessionId, session);
+        // The key holds only what is compared, not the message.
+        const key: SessionKey = {
+          sessionId: info.sessionId,
+          clientName: info.clientName,
+          clientVersion: info.clientVersion,
+          clientPlatform: info.clientPlatform,
+          protocolVersion: info.protocolVersion,
+          server: info.server,
+        };
+        lastSession = session ? { key, attributes: session, tracer } : undefined;
+      }
       const span = tracer.startSpan(
         name,
         { kind: server ? SpanKind.SERVER : SpanKind.CLIENT, attributes, links },
@@ -323,11 +373,11 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
           ? result.protocolVersion
           : undefined;
       if (negotiated !== undefined) {
-        span.setAttribute(sc.ATTR_MCP_PROTOCOL_VERSION, negotiated);
+        span.setAttribute(sc.ATTR_MCP_PROTOCOL_VERSION, clip(negotiated));
       } else if (!token.hasProtocolVersion && event.protocolVersion !== undefined) {
-        span.setAttribute(sc.ATTR_MCP_PROTOCOL_VERSION, event.protocolVersion);
+        span.setAttribute(sc.ATTR_MCP_PROTOCOL_VERSION, clip(event.protocolVersion));
       }
-      const errorType = classify(event, span);
+      const errorType = classify(event, span, clip);
       if (
         captureResults &&
         event.note === 'ok' &&
@@ -349,7 +399,7 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
       if (detail.schema)
         span.addEvent(sc.EVENT_MCP_SCHEMA_VERSION_CREATED, schemaAttributes(detail.schema));
       span.end();
-      metrics.operation(event, errorType, names, token.serverPeer);
+      metrics.operation(event, errorType, names, wire, token.serverPeer);
     },
   };
 
@@ -422,6 +472,7 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
         return;
       case 'session_end':
         pipeline.release(event.sessionId);
+        if (lastSession?.key.sessionId === event.sessionId) lastSession = undefined;
         metrics.session(event);
         return;
       case 'heartbeat':
@@ -460,13 +511,17 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
 }
 
 /** Sets error.type, rpc.response.status_code and the span status; returns error.type. */
-function classify(event: RequestEvent, span: Span): string | undefined {
+function classify(
+  event: RequestEvent,
+  span: Span,
+  clip: (value: string) => string,
+): string | undefined {
   switch (event.note) {
     case 'ok':
     case 'notification':
       return undefined;
     case 'error': {
-      const code = event.errorCode;
+      const code = event.errorCode === undefined ? undefined : clip(event.errorCode);
       if (code !== undefined) span.setAttribute(sc.ATTR_RPC_RESPONSE_STATUS_CODE, code);
       // A server does not count the caller's mistakes as its own errors (spans.yaml, PR #404).
       if (event.role === 'server' && code !== undefined && sc.SERVER_NON_ERROR_CODES.has(code)) {
@@ -603,11 +658,54 @@ class NameLimiter {
   }
 }
 
+/** MCP's own methods (schema 2025-11-25): always kept; others go through a limiter. */
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'logging/setLevel',
+  'completion/complete',
+  'sampling/createMessage',
+  'elicitation/create',
+  'roots/list',
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/progress',
+  'notifications/message',
+  'notifications/resources/updated',
+  'notifications/resources/list_changed',
+  'notifications/tools/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/roots/list_changed',
+  'notifications/elicitation/complete',
+  'notifications/tasks/status',
+]);
+
+/** Limiters of the other wire values that reach metric attributes. */
+interface WireLimiters {
+  readonly methods: NameLimiter;
+  readonly codes: NameLimiter;
+  readonly versions: NameLimiter;
+}
+
 interface SinkMetrics {
   operation(
     event: RequestEvent,
     errorType: string | undefined,
     names: NameLimiter,
+    wire: WireLimiters,
     serverPeer: ServerPeer | undefined,
   ): void;
   sessionStarted(event: SessionStartEvent): void;
@@ -690,13 +788,22 @@ function createMetrics(
   const sessionVersions = new Map<string, string>();
 
   return {
-    operation(event, errorType, names, serverPeer) {
-      const attributes: Attributes = { [sc.ATTR_MCP_METHOD_NAME]: event.mcpMethod };
+    operation(event, errorType, names, wire, serverPeer) {
+      const attributes: Attributes = {
+        [sc.ATTR_MCP_METHOD_NAME]: KNOWN_METHODS.has(event.mcpMethod)
+          ? event.mcpMethod
+          : wire.methods.forMetric(event.mcpMethod),
+      };
       if (serverPeer !== undefined) {
         attributes[sc.ATTR_SERVER_ADDRESS] = serverPeer.address;
         attributes[sc.ATTR_SERVER_PORT] = serverPeer.port;
       }
-      if (errorType !== undefined) attributes[sc.ATTR_ERROR_TYPE] = errorType;
+      // A peer's error code is a wire value; our own error types (tool_error, closed, ...) are few.
+      if (errorType !== undefined)
+        attributes[sc.ATTR_ERROR_TYPE] =
+          event.note === 'error' && event.errorCode !== undefined
+            ? wire.codes.forMetric(errorType)
+            : errorType;
       if (event.tool !== undefined) {
         attributes[sc.ATTR_GEN_AI_TOOL_NAME] = names.forMetric(event.tool);
         attributes[sc.ATTR_GEN_AI_OPERATION_NAME] = sc.GEN_AI_OPERATION_EXECUTE_TOOL;
@@ -704,10 +811,10 @@ function createMetrics(
       if (event.prompt !== undefined)
         attributes[sc.ATTR_GEN_AI_PROMPT_NAME] = names.forMetric(event.prompt);
       if (event.note === 'error' && event.errorCode !== undefined) {
-        attributes[sc.ATTR_RPC_RESPONSE_STATUS_CODE] = event.errorCode;
+        attributes[sc.ATTR_RPC_RESPONSE_STATUS_CODE] = wire.codes.forMetric(event.errorCode);
       }
       if (event.protocolVersion !== undefined)
-        attributes[sc.ATTR_MCP_PROTOCOL_VERSION] = event.protocolVersion;
+        attributes[sc.ATTR_MCP_PROTOCOL_VERSION] = wire.versions.forMetric(event.protocolVersion);
       networkAttributes(attributes, event.transport, undefined);
       (event.role === 'server' ? serverOperation : clientOperation).record(
         event.latencyUs / 1e6,
