@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -15,12 +16,28 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { applyVariant, type Applied, type VariantName } from './variants.js';
+import { EventBus, createOtelSink, instrument } from '../src/index.js';
+import {
+  BATCH,
+  exporter,
+  applyVariant,
+  type Applied,
+  type CallParams,
+  type VariantId,
+  type VariantName,
+} from './variants.js';
 
 export interface Pair {
   /** One call; resolves when answered. */
   call(): Promise<unknown>;
+  /** Exports what the variant buffered (part of the measured cost). */
+  flush(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * CPU µs used so far by the other processes the pair runs (a stdio server, the wrap proxy),
+   * from /proc (Linux); undefined where not readable. Added to this process's CPU per call.
+   */
+  remoteCpuUs?(): number | undefined;
 }
 
 export interface Scenario {
@@ -28,6 +45,10 @@ export interface Scenario {
   readonly description: string;
   /** Calls in flight at once. */
   readonly concurrency: number;
+  /** Slow calls (processes, TCP, big listings): fewer per slice. */
+  readonly slow: boolean;
+  /** Client and server in this process (`--compare` runs its mcp-otel variants on both copies). */
+  readonly inProcess: boolean;
   /** Variants this scenario compares (the first is the baseline). */
   readonly variants: readonly string[];
   open(variant: string, endpoint: string): Promise<Pair>;
@@ -37,37 +58,45 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** The echo server every scenario uses; the variant may wrap the handler. */
-function echoServer(applied: () => Applied | undefined): McpServer {
+export function echoServer(applied: () => Applied | undefined): McpServer {
   const server = new McpServer({ name: 'bench-server', version: '1.0.0' });
-  server.registerTool('echo', { inputSchema: { text: z.string() } }, (args) => {
-    const handler = ({ text }: { text: string }) =>
-      Promise.resolve({ content: [{ type: 'text' as const, text }] });
-    const wrapped = applied()?.wrapHandler(handler) ?? handler;
-    return wrapped(args);
+  const handler = ({ text }: { text: string }) =>
+    Promise.resolve({ content: [{ type: 'text' as const, text }] });
+  let wrapped: typeof handler | undefined;
+  server.registerTool('echo', { inputSchema: { text: z.string() } }, (args, extra) => {
+    wrapped ??= applied()?.wrapHandler(handler) ?? handler;
+    return (wrapped as (a: typeof args, e: typeof extra) => ReturnType<typeof handler>)(
+      args,
+      extra,
+    );
   });
   return server;
 }
 
-const ARGS = { name: 'echo', arguments: { text: 'hello from the benchmark' } };
+const ARGS: CallParams = { name: 'echo', arguments: { text: 'hello from the benchmark' } };
 
 const STANDARD: readonly VariantName[] = [
   'baseline',
   'span-floor',
+  'span-floor + attributes',
+  'span-floor client+server',
   'mcp-otel server',
   'mcp-otel client+server',
   'mcp-otel content',
   'mcp-otel events-only',
 ];
 
-async function inMemoryPair(variant: VariantName, endpoint: string): Promise<Pair> {
+async function inMemoryPair(variant: VariantId, endpoint: string): Promise<Pair> {
   const server = echoServer(() => applied);
   const client = new Client({ name: 'bench-client', version: '1.0.0' });
   const applied = applyVariant(variant, server, client, endpoint);
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await server.connect(serverTransport);
   await client.connect(clientTransport);
+  const call = applied.wrapCall((params) => client.callTool(params));
   return {
-    call: () => client.callTool(ARGS),
+    call: () => call(ARGS),
+    flush: () => applied.flush(),
     close: async () => {
       await client.close();
       await applied.close();
@@ -78,7 +107,9 @@ async function inMemoryPair(variant: VariantName, endpoint: string): Promise<Pai
 /** 200 tools answered 50 per page: one "call" lists them all (4 requests). */
 async function toolsListPair(variant: string, endpoint: string): Promise<Pair> {
   const server = new McpServer({ name: 'bench-list', version: '1.0.0' });
-  const tools = Array.from({ length: 200 }, (_, i) => ({
+  // Fresh objects per page, as a real server builds them (McpServer converts every schema
+  // on every tools/list): the tracker cannot short-cut on object identity.
+  const tool = (i: number) => ({
     name: `tool_${i}`,
     description: `Tool number ${i}, which does something moderately useful with its inputs.`,
     inputSchema: {
@@ -89,38 +120,25 @@ async function toolsListPair(variant: string, endpoint: string): Promise<Pair> {
       },
       required: ['query'],
     },
-  }));
+  });
   server.server.registerCapabilities({ tools: {} });
   server.server.setRequestHandler(ListToolsRequestSchema, (request) => {
     const start = request.params?.cursor ? Number(request.params.cursor) : 0;
-    const end = start + 50;
-    return {
-      tools: tools.slice(start, end),
-      ...(end < tools.length && { nextCursor: String(end) }),
-    };
+    const end = Math.min(start + 50, 200);
+    const tools = [];
+    for (let i = start; i < end; i++) tools.push(tool(i));
+    return { tools, ...(end < 200 && { nextCursor: String(end) }) };
   });
   const client = new Client({ name: 'bench-client', version: '1.0.0' });
-  const base = variant === 'mcp-otel no-schema' ? 'mcp-otel server' : (variant as VariantName);
-  let applied: Applied;
-  if (variant === 'mcp-otel no-schema') {
-    const { EventBus, createOtelSink, instrument } = await import('../src/index.js');
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    const bus = new EventBus({
-      sinks: [
-        createOtelSink({ spanExporter: new OTLPTraceExporter({ url: `${endpoint}/v1/traces` }) }),
-      ],
-    });
-    instrument(server, { bus, schemaTracking: false });
-    applied = {
-      wrapHandler:
-        (fn) =>
-        async (...a) =>
-          fn(...a),
-      close: () => bus.shutdown(),
-    };
-  } else {
-    applied = applyVariant(base, server, client, endpoint);
-  }
+  // `mcp-otel no-schema`: the server variant with schema tracking off.
+  const noSchema = variant.startsWith('mcp-otel no-schema');
+  const applied = applyVariant(
+    variant.replace('no-schema', 'server') as VariantId,
+    server,
+    client,
+    endpoint,
+    { schemaTracking: !noSchema },
+  );
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await server.connect(serverTransport);
   await client.connect(clientTransport);
@@ -132,6 +150,45 @@ async function toolsListPair(variant: string, endpoint: string): Promise<Pair> {
         cursor = page.nextCursor;
       } while (cursor !== undefined);
     },
+    flush: () => applied.flush(),
+    close: async () => {
+      await client.close();
+      await applied.close();
+    },
+  };
+}
+
+/** 200 tools registered on McpServer with zod input schemas, which it converts per listing. */
+async function mcpServerListPair(variant: string, endpoint: string): Promise<Pair> {
+  const server = new McpServer({ name: 'bench-list', version: '1.0.0' });
+  for (let i = 0; i < 200; i++) {
+    server.registerTool(
+      `tool_${i}`,
+      {
+        description: `Tool number ${i}, which does something moderately useful with its inputs.`,
+        inputSchema: {
+          query: z.string().describe('what to look for'),
+          limit: z.number().optional(),
+        },
+      },
+      () => ({ content: [] }),
+    );
+  }
+  const client = new Client({ name: 'bench-client', version: '1.0.0' });
+  const noSchema = variant.startsWith('mcp-otel no-schema');
+  const applied = applyVariant(
+    variant.replace('no-schema', 'server') as VariantId,
+    server,
+    client,
+    endpoint,
+    { schemaTracking: !noSchema },
+  );
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverTransport);
+  await client.connect(clientTransport);
+  return {
+    call: () => client.listTools(),
+    flush: () => applied.flush(),
     close: async () => {
       await client.close();
       await applied.close();
@@ -143,7 +200,7 @@ async function httpPair(variant: VariantName, endpoint: string): Promise<Pair> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const applieds: Applied[] = [];
   const client = new Client({ name: 'bench-client', version: '1.0.0' });
-  let clientApplied = false;
+  let clientApplied: Applied | undefined;
   const http: HttpServer = createServer((req, res) => {
     const sessionId = req.headers['mcp-session-id'];
     const existing = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
@@ -152,14 +209,14 @@ async function httpPair(variant: VariantName, endpoint: string): Promise<Pair> {
       return;
     }
     const server = echoServer(() => applied);
-    // The client is instrumented once (client+server variant), by the first session's setup.
+    // The client is instrumented once (client+server variants), by the first session's setup.
     const applied = applyVariant(
       variant,
       server,
       clientApplied ? new Client({ name: 'x', version: '0' }) : client,
       endpoint,
     );
-    clientApplied = true;
+    clientApplied ??= applied;
     applieds.push(applied);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -172,8 +229,15 @@ async function httpPair(variant: VariantName, endpoint: string): Promise<Pair> {
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address() as AddressInfo;
   await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+  // The first session's variant also wraps the client's calls (span-floor client+server).
+  const call = clientApplied
+    ? clientApplied.wrapCall((params) => client.callTool(params))
+    : (params: CallParams) => client.callTool(params);
   return {
-    call: () => client.callTool(ARGS),
+    call: () => call(ARGS),
+    flush: async () => {
+      for (const a of applieds) await a.flush();
+    },
     close: async () => {
       await client.close();
       for (const t of transports.values()) await t.close();
@@ -187,10 +251,10 @@ async function httpPair(variant: VariantName, endpoint: string): Promise<Pair> {
 /** The server runs in a child process (bench/stdio-server.ts) with the variant applied there. */
 async function stdioPair(variant: VariantName, endpoint: string): Promise<Pair> {
   const client = new Client({ name: 'bench-client', version: '1.0.0' });
-  const clientSide =
-    variant === 'mcp-otel client+server'
-      ? applyVariant(variant, new McpServer({ name: 'unused', version: '0' }), client, endpoint)
-      : undefined;
+  // The client side of the client+server variants is applied here; the server side there.
+  const clientSide = variant.endsWith('client+server')
+    ? applyVariant(variant, new McpServer({ name: 'unused', version: '0' }), client, endpoint)
+    : undefined;
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: ['--import', 'tsx', `${here}stdio-server.ts`],
@@ -199,8 +263,16 @@ async function stdioPair(variant: VariantName, endpoint: string): Promise<Pair> 
     cwd: root,
   });
   await client.connect(transport);
+  const pid = transport.pid;
+  const call = clientSide?.wrapCall((p) => client.callTool(p)) ?? ((p) => client.callTool(p));
   return {
-    call: () => client.callTool(ARGS),
+    call: () => call(ARGS),
+    flush: async () => {
+      // The child flushes its own variant when asked (a tool of bench/stdio-server.ts).
+      await client.callTool({ name: 'bench_flush', arguments: {} });
+      await clientSide?.flush();
+    },
+    remoteCpuUs: () => (pid === null ? undefined : processCpuUs(pid)),
     close: async () => {
       await client.close();
       await clientSide?.close();
@@ -208,14 +280,24 @@ async function stdioPair(variant: VariantName, endpoint: string): Promise<Pair> 
   };
 }
 
-/** Direct stdio connection to a plain server vs the same server behind `mcp-otel wrap`. */
+/** Direct stdio connection to a plain server vs the same server behind a proxy process. */
 async function wrapPair(variant: string, endpoint: string): Promise<Pair> {
   const client = new Client({ name: 'bench-client', version: '1.0.0' });
   const server = [process.execPath, `${root}test/fixtures/plain-stdio-server.mjs`];
   const args =
     variant === 'direct'
       ? server.slice(1)
-      : ['--import', 'tsx', `${root}src/cli/main.ts`, 'wrap', '--', ...server];
+      : variant === 'pipe proxy'
+        ? [`${here}pipe-proxy.mjs`, ...server]
+        : [
+            '--import',
+            'tsx',
+            `${root}src/cli/main.ts`,
+            'wrap',
+            ...(variant === 'wrap --no-propagate' ? ['--no-propagate'] : []),
+            '--',
+            ...server,
+          ];
   const transport = new StdioClientTransport({
     command: process.execPath,
     args,
@@ -230,57 +312,178 @@ async function wrapPair(variant: string, endpoint: string): Promise<Pair> {
     cwd: root,
   });
   await client.connect(transport);
-  return { call: () => client.callTool(ARGS), close: () => client.close() };
+  const pid = transport.pid;
+  // The proxy and the server it runs: CPU of both (the server's is the same in every variant).
+  const pids = pid === null ? [] : [pid, ...childrenOf(pid)];
+  return {
+    call: () => client.callTool(ARGS),
+    flush: () => Promise.resolve(),
+    remoteCpuUs: () => {
+      let total = 0;
+      for (const p of pids) {
+        const us = processCpuUs(p);
+        if (us === undefined) return undefined;
+        total += us;
+      }
+      return pids.length === 0 ? undefined : total;
+    },
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Many sessions on one instrumented server process, as the memory run needs: one bus and
+ * OTel sink (exporting to `endpoint`), and a fresh in-memory client/server pair per session,
+ * each instrumented onto that bus.
+ */
+export function sharedBusSessions(endpoint: string): {
+  open(): Promise<Pair>;
+  readonly sessionTracers: number;
+  close(): Promise<void>;
+} {
+  const otel = createOtelSink({ spanExporter: exporter(endpoint), batch: BATCH });
+  const bus = new EventBus({ sinks: [otel] });
+  return {
+    async open() {
+      const server = echoServer(() => undefined);
+      const client = new Client({ name: 'bench-client', version: '1.0.0' });
+      instrument(server, { bus });
+      const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+      await server.connect(serverTransport);
+      await client.connect(clientTransport);
+      return {
+        call: () => client.callTool(ARGS),
+        flush: () => bus.flush(),
+        close: () => client.close(),
+      };
+    },
+    get sessionTracers() {
+      return otel.sessionTracers;
+    },
+    close: () => bus.shutdown(),
+  };
+}
+
+/** On-CPU time of every thread of `pid`, µs (Linux /proc/<pid>/task/<tid>/schedstat, in ns). */
+export function processCpuUs(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8');
+      ns += Number(stat.slice(0, stat.indexOf(' ')));
+    }
+    return ns / 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Direct children of `pid` (by scanning /proc; Linux only, [] elsewhere). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        // pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) out.push(Number(entry));
+      } catch {
+        // the process ended meanwhile
+      }
+    }
+  } catch {
+    return [];
+  }
+  return out;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'in-memory sequential',
     description: 'tools/call echo, one at a time, InMemoryTransport',
+    inProcess: true,
     concurrency: 1,
+    slow: false,
     variants: STANDARD,
-    open: (variant, endpoint) => inMemoryPair(variant as VariantName, endpoint),
+    open: (variant, endpoint) => inMemoryPair(variant as VariantId, endpoint),
   },
   {
     name: 'in-memory 32 in flight',
     description: 'tools/call echo, 32 concurrent, InMemoryTransport',
+    inProcess: true,
     concurrency: 32,
+    slow: false,
     variants: STANDARD,
-    open: (variant, endpoint) => inMemoryPair(variant as VariantName, endpoint),
+    open: (variant, endpoint) => inMemoryPair(variant as VariantId, endpoint),
   },
   {
     name: 'tools/list 200 tools',
     description: 'tools/list of 200 tools in 4 pages (schema tracking cost)',
+    inProcess: true,
     concurrency: 1,
+    slow: true,
     variants: ['baseline', 'mcp-otel no-schema', 'mcp-otel server'],
     open: toolsListPair,
   },
   {
+    name: 'tools/list 200 McpServer tools',
+    description:
+      'tools/list of 200 zod-typed tools registered on McpServer (one page, as it answers)',
+    inProcess: true,
+    concurrency: 1,
+    slow: true,
+    variants: ['baseline', 'mcp-otel no-schema', 'mcp-otel server'],
+    open: mcpServerListPair,
+  },
+  {
     name: 'streamable-http sequential',
     description: 'tools/call echo over Streamable HTTP on 127.0.0.1',
+    inProcess: false,
     concurrency: 1,
-    variants: ['baseline', 'span-floor', 'mcp-otel server', 'mcp-otel client+server'],
+    slow: true,
+    variants: [
+      'baseline',
+      'span-floor',
+      'span-floor client+server',
+      'mcp-otel server',
+      'mcp-otel client+server',
+    ],
     open: (variant, endpoint) => httpPair(variant as VariantName, endpoint),
   },
   {
     name: 'streamable-http 8 in flight',
     description: 'tools/call echo over Streamable HTTP on 127.0.0.1, 8 concurrent',
+    inProcess: false,
     concurrency: 8,
+    slow: true,
     variants: ['baseline', 'mcp-otel server'],
     open: (variant, endpoint) => httpPair(variant as VariantName, endpoint),
   },
   {
     name: 'stdio child process',
-    description: 'tools/call echo to a child process over stdio',
+    description: 'tools/call echo to a child process over stdio (CPU: both processes)',
+    inProcess: false,
     concurrency: 1,
-    variants: ['baseline', 'span-floor', 'mcp-otel server', 'mcp-otel client+server'],
+    slow: true,
+    variants: [
+      'baseline',
+      'span-floor',
+      'span-floor client+server',
+      'mcp-otel server',
+      'mcp-otel client+server',
+    ],
     open: (variant, endpoint) => stdioPair(variant as VariantName, endpoint),
   },
   {
     name: 'mcp-otel wrap',
-    description: 'a plain stdio server, directly vs behind `mcp-otel wrap` (OTLP export on)',
+    description:
+      'a plain stdio server directly, behind a bare pipe proxy, and behind `mcp-otel wrap` (OTLP export on)',
+    inProcess: false,
     concurrency: 1,
-    variants: ['direct', 'wrap'],
+    slow: true,
+    variants: ['direct', 'pipe proxy', 'wrap', 'wrap --no-propagate'],
     open: wrapPair,
   },
 ];

@@ -129,23 +129,17 @@ function patch(target: Record<PropertyKey, unknown>, connection: Connection): vo
         } catch (error) {
           reportError('observing a sent message', error);
         }
-        const failed = (error: unknown): void => {
-          try {
-            // The message as observed, not a copy live hooks made for the wire.
-            connection.sendFailed(message, error);
-          } catch (inner) {
-            reportError('observing a failed send', inner);
-          }
-        };
         let result: unknown;
         try {
           result = original.call(this, outgoing, ...rest);
         } catch (error) {
           // A send that throws instead of rejecting failed just the same; the throw is the host's.
-          failed(error);
+          sendFailed(connection, message, error);
           throw error;
         }
-        if (isPromise(result)) result.then(undefined, failed);
+        if (isPromise(result)) {
+          result.then(undefined, (error: unknown) => sendFailed(connection, message, error));
+        }
         return result;
       },
   );
@@ -180,6 +174,15 @@ function patch(target: Record<PropertyKey, unknown>, connection: Connection): vo
           return original.call(this, request, ...rest);
         },
     );
+  }
+}
+
+/** A send failed: the message as observed (not a copy live hooks made for the wire) ends. */
+function sendFailed(connection: Connection, message: unknown, error: unknown): void {
+  try {
+    connection.sendFailed(message, error);
+  } catch (inner) {
+    reportError('observing a failed send', inner);
   }
 }
 
