@@ -88,7 +88,8 @@ function pickOtelOptions(options: InstrumentOptions | undefined): OtelSinkOption
   return picked;
 }
 
+/** Whether `b` asks for something `a` did not set up (keys `b` leaves unset ask for nothing). */
 function differs(a: OtelSinkOptions, b: OtelSinkOptions): boolean {
-  for (const key of OTEL_OPTION_KEYS) if (a[key] !== b[key]) return true;
+  for (const key of OTEL_OPTION_KEYS) if (b[key] !== undefined && a[key] !== b[key]) return true;
   return false;
 }

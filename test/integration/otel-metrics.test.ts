@@ -210,6 +210,7 @@ describe('the spec histograms', () => {
     }
     const pair = await pairWithMeters({ maxDistinctNames: 2 }, server);
     for (const name of ['t1', 't2', 't3', 't1']) await pair.client.callTool({ name });
+    await pair.setup.bus.flush();
     const metrics = await pair.reader.metrics();
     const names = histogramPoints(metrics, 'mcp.server.operation.duration')
       .filter((p) => p.attributes['mcp.method.name'] === 'tools/call')
