@@ -32,12 +32,35 @@ const common = {
   logLevel: 'warning',
 };
 
-await build({ ...common, outdir: join(dist, 'esm'), format: 'esm' });
-// The --import entry uses top-level await and is ESM by nature; `register-cjs` is its CJS twin.
-const esmOnly = new Set([join(src, 'register.ts')]);
+// The OpenTelemetry sink loader has a twin per format that the build compiles in its place
+// (src/sinks/otel/otel-sink-loader.ts says why); the --import entry uses top-level await and is
+// ESM by nature (`register-cjs` is its CJS twin, an entry of its own).
+const loader = join(src, 'sinks/otel/otel-sink-loader.ts');
+const loaderTwins = {
+  esm: join(src, 'sinks/otel/otel-sink-loader-esm.ts'),
+  cjs: join(src, 'sinks/otel/otel-sink-loader-cjs.ts'),
+};
+/** Entry points of one format: the loader's twin for that format under the loader's name. */
+function entriesFor(format, skip = []) {
+  const other = format === 'esm' ? loaderTwins.cjs : loaderTwins.esm;
+  return entryPoints
+    .filter((path) => path !== loader && path !== other && !skip.includes(path))
+    .map((path) => ({
+      in: path,
+      out: (path === loaderTwins[format] ? loader : path)
+        .slice(src.length + 1)
+        .replace(/\.ts$/, ''),
+    }));
+}
 await build({
   ...common,
-  entryPoints: entryPoints.filter((path) => !esmOnly.has(path)),
+  entryPoints: entriesFor('esm'),
+  outdir: join(dist, 'esm'),
+  format: 'esm',
+});
+await build({
+  ...common,
+  entryPoints: entriesFor('cjs', [join(src, 'register.ts')]),
   outdir: join(dist, 'cjs'),
   format: 'cjs',
   // import.meta.url (createRequire for lazily loaded exporters) has a CJS equivalent.

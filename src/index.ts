@@ -28,13 +28,14 @@ export { createJsonlSink } from './sinks/jsonl-sink.js';
 export type { JsonlSinkOptions } from './sinks/jsonl-sink.js';
 export { createMemorySink, DEFAULT_MEMORY_SINK_MAX_EVENTS } from './sinks/memory-sink.js';
 export type { MemorySink, MemorySinkOptions } from './sinks/memory-sink.js';
+// Through the loader: importing mcp-otel must not load OpenTelemetry (issue 8).
+export { createOtelSink } from './sinks/otel/otel-sink-loader.js';
 export {
-  createOtelSink,
   DEFAULT_MAX_CONTENT_BYTES,
   DEFAULT_MAX_SCHEMA_PAYLOAD_BYTES,
   DEFAULT_MAX_DISTINCT_NAMES,
   DEFAULT_MAX_NAME_LENGTH,
-} from './sinks/otel/otel-sink.js';
+} from './sinks/otel/defaults.js';
 export type { OtelSink, OtelSinkOptions, SpanToken } from './sinks/otel/otel-sink.js';
 export type { RedactHook, RedactContext } from './sinks/otel/content.js';
 export { DEFAULT_REDACTED_KEYS } from './sinks/otel/content.js';

@@ -1,10 +1,13 @@
 import { getDefaultBus, type EventBus } from './event-bus.js';
 import { reportError, reportWarning } from './diagnostics.js';
 import type { InstrumentOptions } from './options.js';
-import { createOtelSink, type OtelSink, type OtelSinkOptions } from './sinks/otel/otel-sink.js';
+import { createOtelSink } from './sinks/otel/otel-sink-loader.js';
+import type { OtelSink, OtelSinkOptions } from './sinks/otel/otel-sink.js';
 
 let defaultOtelSink: OtelSink | undefined;
 let defaultOtelOptions: OtelSinkOptions | undefined;
+/** Set once creating the process-wide OTel sink failed: reported once, not per instrument(). */
+let defaultOtelFailed = false;
 
 const OTEL_OPTION_KEYS = [
   'tracerProvider',
@@ -67,6 +70,7 @@ function getDefaultOtelSink(
     }
     return defaultOtelSink;
   }
+  if (defaultOtelFailed) return undefined;
   try {
     defaultOtelOptions = requested;
     defaultOtelSink = createOtelSink({
@@ -74,7 +78,8 @@ function getDefaultOtelSink(
       serviceName: requested.serviceName ?? serverName,
     });
   } catch (error) {
-    reportError('creating the OpenTelemetry sink (events still flow to other sinks)', error);
+    defaultOtelFailed = true;
+    reportError('no OpenTelemetry spans or metrics', error);
   }
   return defaultOtelSink;
 }

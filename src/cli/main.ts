@@ -5,7 +5,7 @@
  */
 import { helpText, parseArgs, UsageError, type CliOptions } from './args.js';
 import { runWrap } from './wrap.js';
-import { INSTRUMENTATION_VERSION } from '../sinks/otel/pipeline.js';
+import { INSTRUMENTATION_VERSION } from '../version.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let options: CliOptions;

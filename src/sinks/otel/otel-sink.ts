@@ -34,14 +34,19 @@ import { applyRedactHook, createContentSerializer, type RedactHook } from './con
 import { createPipeline, type SessionAttributes, type TracingPipeline } from './pipeline.js';
 import * as sc from './semconv.js';
 
-/** Default {@link OtelSinkOptions.maxContentBytes}. */
-export const DEFAULT_MAX_CONTENT_BYTES = 8_192;
-/** Default {@link OtelSinkOptions.maxSchemaPayloadBytes}: 64 KiB. */
-export const DEFAULT_MAX_SCHEMA_PAYLOAD_BYTES = 65_536;
-/** Default {@link OtelSinkOptions.maxDistinctNames}. */
-export const DEFAULT_MAX_DISTINCT_NAMES = 1_000;
-/** Default {@link OtelSinkOptions.maxNameLength}. */
-export const DEFAULT_MAX_NAME_LENGTH = 256;
+import {
+  DEFAULT_MAX_CONTENT_BYTES,
+  DEFAULT_MAX_DISTINCT_NAMES,
+  DEFAULT_MAX_NAME_LENGTH,
+  DEFAULT_MAX_SCHEMA_PAYLOAD_BYTES,
+} from './defaults.js';
+
+export {
+  DEFAULT_MAX_CONTENT_BYTES,
+  DEFAULT_MAX_DISTINCT_NAMES,
+  DEFAULT_MAX_NAME_LENGTH,
+  DEFAULT_MAX_SCHEMA_PAYLOAD_BYTES,
+};
 
 /** Options of {@link createOtelSink}. */
 export interface OtelSinkOptions {

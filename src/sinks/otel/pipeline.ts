@@ -38,14 +38,14 @@ import {
 import type * as OtlpHttp from '@opentelemetry/exporter-trace-otlp-http';
 import type * as OtlpProto from '@opentelemetry/exporter-trace-otlp-proto';
 import type * as SdkNode from '@opentelemetry/sdk-node';
-import { reportError, reportWarning } from '../../diagnostics.js';
+import { printable, reportError, reportWarning } from '../../diagnostics.js';
 import { CountingBatchSpanProcessor, type BatchProcessorOptions } from './batch-processor.js';
 import { PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { StderrMetricExporter, StderrSpanExporter } from './stderr-exporter.js';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION, INSTRUMENTATION_NAME } from './semconv.js';
+import { INSTRUMENTATION_VERSION } from '../../version.js';
 
-/** Package version reported as the instrumentation scope version. */
-export const INSTRUMENTATION_VERSION = '0.1.0';
+export { INSTRUMENTATION_VERSION } from '../../version.js';
 
 /** The resource attributes a session adds to the base resource. */
 export type SessionAttributes = Readonly<Record<string, string>>;
@@ -87,6 +87,7 @@ export interface PipelineOptions {
  * provider shares.
  */
 export function createPipeline(options: PipelineOptions): TracingPipeline {
+  warnIfApiCopyBlind();
   ensureContextManager();
   const propagator = choosePropagator();
   if (options.tracerProvider) {
@@ -397,6 +398,28 @@ function isRegistered(provider: TracerProvider): boolean {
 function globalMeterProvider(): MeterProvider | undefined {
   const provider = metrics.getMeterProvider();
   return provider.constructor.name === 'NoopMeterProvider' ? undefined : provider;
+}
+
+/** Where every copy of @opentelemetry/api 1.x keeps its globals (api/src/internal/global-utils.ts). */
+const API_GLOBAL_KEY = Symbol.for('opentelemetry.js.api.1');
+
+let warnedApiCopy = false;
+
+/**
+ * Two copies of @opentelemetry/api in one process share one global registry, but a copy ignores
+ * what an older copy registered (the api's own compatibility rule). When the app's copy set
+ * OpenTelemetry up and the copy we load is newer, the app's provider, propagator and context
+ * manager are invisible to us, and our spans would silently leave the app's traces. Say so, once.
+ */
+function warnIfApiCopyBlind(): void {
+  const registry = (globalThis as Record<symbol, unknown>)[API_GLOBAL_KEY] as
+    { version?: unknown; trace?: unknown } | undefined;
+  if (warnedApiCopy || registry?.trace === undefined) return;
+  if (trace.getTracerProvider() === registry.trace) return;
+  warnedApiCopy = true;
+  reportWarning(
+    `another copy of @opentelemetry/api (${printable(registry.version)}) set up OpenTelemetry in this process and the newer copy mcp-otel loads cannot use it, so mcp-otel's spans will not join the app's traces; install one @opentelemetry/api version (npm ls @opentelemetry/api)`,
+  );
 }
 
 const probeKey = createContextKey('mcp-otel.context-probe');
