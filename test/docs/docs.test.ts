@@ -807,11 +807,7 @@ describe('docs: links, paths and scripts', () => {
   it('every repository path in backticks exists', () => {
     // Made by the reader (a copy of .env.example holding a key), by `npm run docs`, or by
     // `npm run bench` (its results are not committed): absent from a fresh clone.
-    const madeLater = new Set([
-      'examples/honeycomb/.env',
-      'docs/api',
-      'bench/results/latest.json',
-    ]);
+    const madeLater = new Set(['examples/honeycomb/.env', 'docs/api', 'bench/results/latest.json']);
     const wrong: string[] = [];
     for (const d of DOCS) {
       for (const span of inlineCode(d)) {
