@@ -21,6 +21,19 @@ import { clientPlatform } from '../session/client-platform.js';
 import { isSchemaMethod } from '../schema/schema-tracker.js';
 import { jsonByteLength } from './json-size.js';
 
+/** How a request ended, besides its note; every field optional. */
+interface RequestEnd {
+  readonly response?: Message;
+  readonly errorCode?: string;
+  readonly errorMsg?: string;
+  readonly schema?: SchemaVersionCreatedEvent;
+  readonly upstream?: UpstreamFacts;
+  /** performance.now() of the end, when the caller already read it. */
+  readonly now?: number;
+}
+
+const NO_END: RequestEnd = {};
+
 const NO_DETAIL = { response: undefined, schema: undefined } as const;
 
 /** Longest `errorMsg` kept (characters). */
@@ -236,7 +249,7 @@ export class Connection implements MonitoredConnection {
     const pending = this.openedBy(message);
     if (!pending) return;
     this.outgoing.delete(pending.rpcId);
-    this.finish(pending, 'error', undefined, undefined, errorText(error), undefined, undefined);
+    this.finish(pending, 'error', { errorMsg: errorText(error) });
   }
 
   /** An outgoing request's own stream was aborted (its requestSignal): the requester cancelled. */
@@ -245,7 +258,7 @@ export class Connection implements MonitoredConnection {
     if (!pending) return;
     this.outgoing.delete(pending.rpcId);
     const text = reason === undefined ? undefined : errorText(reason);
-    this.finish(pending, 'cancelled', undefined, undefined, text, undefined, undefined);
+    this.finish(pending, 'cancelled', { errorMsg: text });
   }
 
   /**
@@ -429,15 +442,7 @@ export class Connection implements MonitoredConnection {
       const pending = map.get(params.requestId);
       if (pending) {
         map.delete(params.requestId);
-        this.finish(
-          pending,
-          'cancelled',
-          undefined,
-          undefined,
-          stringOf(params.reason),
-          undefined,
-          undefined,
-        );
+        this.finish(pending, 'cancelled', { errorMsg: stringOf(params.reason) });
       }
     } else if (method === 'notifications/progress' && params && isId(params.progressToken)) {
       const pending = this.progress.get(params.progressToken);
@@ -513,32 +518,23 @@ export class Connection implements MonitoredConnection {
     const error = response.error;
     if (isObject(error)) {
       const code = error.code;
-      this.finish(
-        pending,
-        'error',
+      this.finish(pending, 'error', {
         response,
-        typeof code === 'number' || typeof code === 'string' ? String(code) : undefined,
-        stringOf(error.message),
-        undefined,
-        undefined,
+        errorCode: typeof code === 'number' || typeof code === 'string' ? String(code) : undefined,
+        errorMsg: stringOf(error.message),
         upstream,
         now,
-      );
+      });
       return;
     }
     const result = isObject(response.result) ? response.result : undefined;
     if (pending.method === 'tools/call' && result?.isError === true) {
-      this.finish(
-        pending,
-        'tool_error',
+      this.finish(pending, 'tool_error', {
         response,
-        undefined,
-        toolErrorText(result),
-        result,
-        undefined,
+        errorMsg: toolErrorText(result),
         upstream,
         now,
-      );
+      });
       return;
     }
     if (pending.method === 'initialize' && result) this.initialized(pending, result);
@@ -557,20 +553,11 @@ export class Connection implements MonitoredConnection {
         now,
       });
     }
-    this.finish(pending, 'ok', response, undefined, undefined, result, schema, upstream, now);
+    this.finish(pending, 'ok', { response, schema, upstream, now });
   }
 
-  private finish(
-    pending: Pending,
-    note: RequestNote,
-    response: Message | undefined,
-    errorCode: string | undefined,
-    errorMsg: string | undefined,
-    _result: Message | undefined,
-    schema: SchemaVersionCreatedEvent | undefined,
-    upstream?: UpstreamFacts,
-    now: number = performance.now(),
-  ): void {
+  private finish(pending: Pending, note: RequestNote, end: RequestEnd = NO_END): void {
+    const { response, errorCode, errorMsg, schema, upstream, now = performance.now() } = end;
     if (upstream?.failed) note = 'upstream_error';
     if (pending.progressToken !== undefined) this.progress.delete(pending.progressToken);
     if (pending.method === 'initialize' && note !== 'ok') this.pendingSessionId = undefined;
@@ -754,14 +741,14 @@ export class Connection implements MonitoredConnection {
       const entries = [...map.values()];
       map.clear();
       for (const pending of entries) {
-        this.finish(pending, note, undefined, undefined, undefined, undefined, undefined);
+        this.finish(pending, note);
       }
     }
   }
 
   private timeout(pending: Pending, map: Map<JsonRpcId, Pending>): void {
     map.delete(pending.rpcId);
-    this.finish(pending, 'timeout', undefined, undefined, undefined, undefined, undefined);
+    this.finish(pending, 'timeout');
   }
 
   private evictOldest(map: Map<JsonRpcId, Pending>): void {

@@ -43,8 +43,9 @@ export function instrumentTransportWith<T extends TransportLike>(
   const target = transport as T & Record<PropertyKey, unknown>;
   if (target[INSTRUMENTED] === true) return transport;
   try {
+    // The entry points resolve the bus and attach its sinks (src/setup.ts); the middleware only
+    // emits onto it.
     const bus = options?.bus ?? getDefaultBus();
-    for (const sink of options?.sinks ?? []) bus.addSink(sink);
     const resolved = resolveOptions(options);
     const monitor = monitorFor(bus, resolved);
     const kind = resolved.transportKind ?? detectTransportKind(transport);
