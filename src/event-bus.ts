@@ -1,5 +1,5 @@
 import { guarded, printable, reportWarning, settleWithin } from './diagnostics.js';
-import type { ProxyEvent } from './events.js';
+import type { ProxyEvent, ProxyEventType } from './events.js';
 import type { LiveHooks } from './live-hooks.js';
 
 /**
@@ -22,6 +22,13 @@ export interface EventSink {
    * of a handler, `_meta` trace context). The first sink on a bus that has them is used.
    */
   readonly live?: LiveHooks;
+  /**
+   * The event types this sink consumes; it is handed only these. When no sink on a bus takes
+   * `request` events, the instrumentation neither builds what only they carry (their `id`, the
+   * message sizes) nor queues them: a bus whose only sink is the OTel sink pays nothing for
+   * them. @default every type
+   */
+  readonly eventTypes?: readonly ProxyEventType[];
 }
 
 /** Default {@link EventBusOptions.maxQueueSize}. */
@@ -93,10 +100,12 @@ export class EventBus {
   private readonly shutdownHooks = new Set<ShutdownHook>();
   private readonly signalHandlers: Array<[string, (...args: unknown[]) => void]> = [];
   private live: LiveHooks | undefined;
+  /** Event types at least one sink takes. */
+  private wanted = new Set<ProxyEventType>();
 
   constructor(options: EventBusOptions = {}) {
     this.sinks = [...(options.sinks ?? [])];
-    this.updateLive();
+    this.sinksChanged();
     this.maxQueueSize = positiveInt(options.maxQueueSize, DEFAULT_MAX_QUEUE_SIZE, 'maxQueueSize');
     this.maxBatchSize = positiveInt(options.maxBatchSize, DEFAULT_MAX_BATCH_SIZE, 'maxBatchSize');
     this.shutdownTimeoutMs = positiveInt(
@@ -135,14 +144,14 @@ export class EventBus {
   addSink(sink: EventSink): void {
     if (this.closed || this.sinks.includes(sink)) return;
     this.sinks.push(sink);
-    this.updateLive();
+    this.sinksChanged();
   }
 
   /** Removes a sink; it receives no further events. */
   removeSink(sink: EventSink): void {
     const index = this.sinks.indexOf(sink);
     if (index >= 0) this.sinks.splice(index, 1);
-    this.updateLive();
+    this.sinksChanged();
   }
 
   /** The live hooks of the first sink that has them. */
@@ -150,18 +159,31 @@ export class EventBus {
     return this.closed ? undefined : this.live;
   }
 
-  private updateLive(): void {
+  private sinksChanged(): void {
     this.live = this.sinks.find((sink) => sink.live !== undefined)?.live;
+    const wanted = new Set<ProxyEventType>();
+    for (const sink of this.sinks) {
+      for (const type of sink.eventTypes ?? EVENT_TYPES) wanted.add(type);
+    }
+    this.wanted = wanted;
   }
 
-  /** Whether any sink is attached; producers may skip building events when none is. */
+  /** Whether any sink is attached. */
   get hasSinks(): boolean {
     return this.sinks.length > 0;
   }
 
-  /** Queues one event. Synchronous, O(1), never throws; a no-op after `shutdown()`. */
+  /** Whether any sink takes events of `type`; producers may skip building the others. */
+  wants(type: ProxyEventType): boolean {
+    return this.wanted.has(type);
+  }
+
+  /**
+   * Queues one event. Synchronous, O(1), never throws; a no-op after `shutdown()` and for
+   * events no sink takes.
+   */
   emit(event: ProxyEvent): void {
-    if (this.closed) return;
+    if (this.closed || !this.wanted.has(event.type)) return;
     if (this.queue.length >= this.maxQueueSize) {
       this.dropped++;
       if (!this.dropReported) {
@@ -341,7 +363,23 @@ export class EventBus {
   }
 }
 
-function deliver(sink: EventSink, batch: readonly ProxyEvent[]): void {
+/** Every event type (a record, so the compiler checks none is missing): a sink without `eventTypes` takes them all. */
+const ALL_TYPES: Record<ProxyEventType, true> = {
+  request: true,
+  session_start: true,
+  session_end: true,
+  heartbeat: true,
+  schema_version_created: true,
+};
+const EVENT_TYPES = Object.keys(ALL_TYPES) as ProxyEventType[];
+
+function deliver(sink: EventSink, all: readonly ProxyEvent[]): void {
+  const types = sink.eventTypes;
+  const batch =
+    types && all.some((e) => !types.includes(e.type))
+      ? all.filter((e) => types.includes(e.type))
+      : all;
+  if (batch.length === 0) return;
   if (sink.onBatch) {
     guarded(`sink ${sink.name} onBatch`, () => sink.onBatch?.(batch));
     return;

@@ -68,7 +68,11 @@ export interface LiveHooks<Token = unknown> {
   inject?(token: Token, message: Readonly<Record<string, unknown>>): Record<string, unknown>;
   /** A `notifications/progress` for the request of `token`. */
   progress?(token: Token, params: Readonly<Record<string, unknown>>): void;
-  /** The request ended (for notifications: right after `start`). */
+  /**
+   * The request ended (for notifications: right after `start`). `event` is its `request`
+   * event; when no sink on the bus takes `request` events it is never emitted, and then its
+   * `id` is empty and its sizes unset (nothing else would read them).
+   */
   end(token: Token, event: RequestEvent, detail: RequestEndDetail): void;
 }
 

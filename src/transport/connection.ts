@@ -60,27 +60,21 @@ export interface UpstreamFacts {
   readonly failed?: boolean;
 }
 
-interface Pending {
+/**
+ * A request in flight. It is also what the live hooks' `start` is given (a `RequestStart`), so
+ * a request costs one object, not two.
+ */
+interface Pending extends RequestStart {
   /** The request as observed: a failed or aborted send ends only the request it opened. */
   readonly message: Message;
   readonly rpcId: JsonRpcId;
-  readonly method: string;
-  readonly role: RequestRole;
-  /** Unix ms at start. */
-  readonly ts: number;
   /** performance.now() at start. */
   readonly start: number;
   readonly params: Message | undefined;
-  readonly tool: string | undefined;
-  readonly prompt: string | undefined;
-  readonly resourceUri: string | undefined;
   readonly requestSize: number | undefined;
-  readonly clientName: string | undefined;
-  readonly clientVersion: string | undefined;
-  readonly protocolVersion: string | undefined;
-  readonly http: HttpFacts | undefined;
   readonly progressToken: JsonRpcId | undefined;
-  readonly token: unknown;
+  /** What the live hooks' `start` returned. */
+  token: unknown;
 }
 
 /** What an event takes from where it started: the pending request, or a notification. */
@@ -88,7 +82,7 @@ type EventSource = Pick<
   Pending,
   | 'ts'
   | 'role'
-  | 'method'
+  | 'mcpMethod'
   | 'tool'
   | 'prompt'
   | 'resourceUri'
@@ -204,17 +198,23 @@ export class Connection implements MonitoredConnection {
    * calling it is reported and the handler runs anyway; one that fails after it is reported and
    * the handler's result returned; the handler's own throw passes through, unchanged.
    */
-  runHandler<R>(token: unknown, fn: () => R): R {
+  runHandler<This, R>(
+    token: unknown,
+    handler: (this: This, message: unknown, extra: unknown) => R,
+    self: This,
+    message: unknown,
+    extra: unknown,
+  ): R {
     const live = this.monitor.live;
-    if (!live?.run) return fn();
-    // What the handler did, in variables rather than an object per message.
+    if (!live?.run) return handler.call(self, message, extra);
+    // What the handler did, in variables rather than an object per message; one closure.
     let outcome: number = NOT_RUN;
     let value: R | undefined;
     let thrown: unknown;
     try {
       const returned = live.run(token, () => {
         try {
-          value = fn();
+          value = handler.call(self, message, extra);
           outcome = RETURNED;
           return value;
         } catch (error) {
@@ -226,15 +226,24 @@ export class Connection implements MonitoredConnection {
       if (outcome !== NOT_RUN) return returned;
       // The hook returned without running the handler: the message must still be handled.
       reportError('live run', new Error('the run hook did not call the handler'));
-      return fn();
+      return handler.call(self, message, extra);
     } catch (error) {
       if (outcome === THREW) {
         if (error !== thrown) reportError('live run', error);
         throw thrown;
       }
       reportError('live run', error);
-      return outcome === NOT_RUN ? fn() : (value as R);
+      return outcome === NOT_RUN ? handler.call(self, message, extra) : (value as R);
     }
+  }
+
+  /**
+   * Whether `message`, just sent, opened a request that awaits the peer's answer (a batch:
+   * whether any of its items did), so that its send failing ends something.
+   */
+  awaitsAnswer(message: unknown): boolean {
+    if (Array.isArray(message)) return message.some((item) => this.openedBy(item) !== undefined);
+    return this.openedBy(message) !== undefined;
   }
 
   /** An outgoing request could not be sent: it will never be answered. */
@@ -378,50 +387,37 @@ export class Connection implements MonitoredConnection {
     }
     if (perRequestVersion) this.protocolVersion = perRequestVersion;
 
-    const live = this.monitor.live;
-    const token = live
-      ? this.liveStart(live, {
-          role,
-          message,
-          mcpMethod: method,
-          jsonrpcId: String(id),
-          notification: false,
-          tool,
-          prompt,
-          resourceUri,
-          server: this.server(),
-          sessionId: initialize ? (this.pendingSessionId ?? this.sessionId()) : this.sessionId(),
-          transport: this.kind,
-          protocolVersion,
-          clientName,
-          clientVersion,
-          clientPlatform: clientName === undefined ? undefined : clientPlatform(clientName),
-          http,
-          serverPeer: role === 'client' ? this.serverPeer() : undefined,
-          ts,
-        })
-      : undefined;
-    const progressToken = meta && isId(meta.progressToken) ? meta.progressToken : undefined;
     const pending: Pending = {
-      message,
-      rpcId: id,
-      method,
       role,
-      ts,
-      start,
-      params,
+      message,
+      mcpMethod: method,
+      jsonrpcId: String(id),
+      notification: false,
       tool,
       prompt,
       resourceUri,
-      requestSize: this.options.captureSizes ? jsonByteLength(message) : undefined,
+      server: this.server(),
+      sessionId: initialize ? (this.pendingSessionId ?? this.sessionId()) : this.sessionId(),
+      transport: this.kind,
+      protocolVersion,
       clientName,
       clientVersion,
-      protocolVersion,
+      clientPlatform: clientName === undefined ? undefined : clientPlatform(clientName),
       http,
-      progressToken,
-      token,
+      serverPeer: role === 'client' ? this.serverPeer() : undefined,
+      ts,
+      rpcId: id,
+      start,
+      params,
+      requestSize: this.sizes() ? jsonByteLength(message) : undefined,
+      progressToken: meta && isId(meta.progressToken) ? meta.progressToken : undefined,
+      token: undefined,
     };
+    const live = this.monitor.live;
+    const token = live ? this.liveStart(live, pending) : undefined;
+    pending.token = token;
     map.set(id, pending);
+    const progressToken = pending.progressToken;
     if (progressToken !== undefined && token !== undefined && live?.progress) {
       this.progress.set(progressToken, pending);
     }
@@ -484,17 +480,20 @@ export class Connection implements MonitoredConnection {
     const source: EventSource = {
       ts,
       role,
-      method,
+      mcpMethod: method,
       tool: undefined,
       prompt: undefined,
       resourceUri: params ? stringOf(params.uri) : undefined,
-      requestSize: this.options.captureSizes ? jsonByteLength(message) : undefined,
+      requestSize: this.sizes() ? jsonByteLength(message) : undefined,
       clientName: this.clientName,
       clientVersion: this.clientVersion,
       protocolVersion: this.protocolVersion,
       http,
     };
+    const emitted = this.monitor.bus.wants('request');
+    if (!emitted && (token === undefined || !live)) return token;
     const event = this.event(
+      emitted,
       source,
       undefined,
       0,
@@ -505,7 +504,7 @@ export class Connection implements MonitoredConnection {
       'notification',
     );
     if (token !== undefined && live) endLive(live, token, event, NO_DETAIL);
-    this.monitor.emit(event);
+    if (emitted) this.monitor.emit(event);
     return token;
   }
 
@@ -528,7 +527,7 @@ export class Connection implements MonitoredConnection {
       return;
     }
     const result = isObject(response.result) ? response.result : undefined;
-    if (pending.method === 'tools/call' && result?.isError === true) {
+    if (pending.mcpMethod === 'tools/call' && result?.isError === true) {
       this.finish(pending, 'tool_error', {
         response,
         errorMsg: toolErrorText(result),
@@ -537,15 +536,15 @@ export class Connection implements MonitoredConnection {
       });
       return;
     }
-    if (pending.method === 'initialize' && result) this.initialized(pending, result);
+    if (pending.mcpMethod === 'initialize' && result) this.initialized(pending, result);
     else if (result && this.serverName === undefined) this.learnServerInfo(result);
     let schema: SchemaVersionCreatedEvent | undefined;
-    if (this.options.schemaTracking && result && isSchemaMethod(pending.method)) {
+    if (this.options.schemaTracking && result && isSchemaMethod(pending.mcpMethod)) {
       schema = this.monitor.tracker.observe({
         server: this.server(),
         scope: this.scope(),
         sessionId: this.sessionId(),
-        method: pending.method,
+        method: pending.mcpMethod,
         requestCursor: pending.params?.cursor,
         result,
         jsonrpcId: String(pending.rpcId),
@@ -560,7 +559,7 @@ export class Connection implements MonitoredConnection {
     const { response, errorCode, errorMsg, schema, upstream, now = performance.now() } = end;
     if (upstream?.failed) note = 'upstream_error';
     if (pending.progressToken !== undefined) this.progress.delete(pending.progressToken);
-    if (pending.method === 'initialize' && note !== 'ok') this.pendingSessionId = undefined;
+    if (pending.mcpMethod === 'initialize' && note !== 'ok') this.pendingSessionId = undefined;
     const latencyUs = Math.round((now - pending.start) * 1000);
     const session = this.session;
     this.monitor.requestCount++;
@@ -569,21 +568,31 @@ export class Connection implements MonitoredConnection {
       session.requestCount++;
       if (note !== 'ok') session.errorCount++;
     }
-    const event = this.event(
-      pending,
-      String(pending.rpcId),
-      latencyUs,
-      response && this.options.captureSizes ? jsonByteLength(response) : undefined,
-      errorCode,
-      errorMsg === undefined ? undefined : capMessage(errorMsg),
-      upstream,
-      note,
-    );
+    // Nobody takes request events and no live hook ends a span: there is nothing to build.
+    const emitted = this.monitor.bus.wants('request');
     const live = this.monitor.live;
-    if (pending.token !== undefined && live)
-      endLive(live, pending.token, event, { response, schema });
-    this.monitor.emit(event);
+    const token = pending.token;
+    if (emitted || (token !== undefined && live)) {
+      const event = this.event(
+        emitted,
+        pending,
+        String(pending.rpcId),
+        latencyUs,
+        response && emitted && this.options.captureSizes ? jsonByteLength(response) : undefined,
+        errorCode,
+        errorMsg === undefined ? undefined : capMessage(errorMsg),
+        upstream,
+        note,
+      );
+      if (token !== undefined && live) endLive(live, token, event, { response, schema });
+      if (emitted) this.monitor.emit(event);
+    }
     if (schema) this.monitor.emit(schema);
+  }
+
+  /** Whether to measure message sizes: asked for, and some sink takes the events that carry them. */
+  private sizes(): boolean {
+    return this.options.captureSizes && this.monitor.bus.wants('request');
   }
 
   /**
@@ -591,6 +600,7 @@ export class Connection implements MonitoredConnection {
    * pending request itself) rather than from an object of fields assembled per message.
    */
   private event(
+    emitted: boolean,
     source: EventSource,
     jsonrpcId: string | undefined,
     latencyUs: number,
@@ -604,7 +614,8 @@ export class Connection implements MonitoredConnection {
     const clientName = source.clientName ?? this.clientName;
     return {
       type: 'request',
-      id: randomUUID(),
+      // Only an emitted event needs its id; live hooks alone never read it.
+      id: emitted ? randomUUID() : '',
       ts: source.ts,
       server: this.server(),
       sessionId: this.sessionId(),
@@ -615,7 +626,7 @@ export class Connection implements MonitoredConnection {
       httpStatus: upstream?.httpStatus,
       clientAddress: http?.clientAddress,
       clientPort: http?.clientPort,
-      mcpMethod: source.method,
+      mcpMethod: source.mcpMethod,
       jsonrpcId,
       tool: source.tool,
       prompt: source.prompt,

@@ -81,7 +81,7 @@ function patch(target: Record<PropertyKey, unknown>, connection: Connection): vo
             reportError('observing a received message', error);
           }
           if (token === undefined) return handler.call(this, message, extra);
-          return connection.runHandler(token, () => handler.call(this, message, extra));
+          return connection.runHandler(token, handler, this, message, extra);
         } finally {
           dispatching = previous;
         }
@@ -138,7 +138,10 @@ function patch(target: Record<PropertyKey, unknown>, connection: Connection): vo
           sendFailed(connection, message, error);
           throw error;
         }
-        if (isPromise(result)) {
+        // Only a request's failed send ends anything (its request, never to be answered). A
+        // response's or notification's promise is left as the host's alone: no promise of ours
+        // per message, and a rejection the host leaves unhandled stays unhandled, as without us.
+        if (isPromise(result) && connection.awaitsAnswer(message)) {
           result.then(undefined, (error: unknown) => sendFailed(connection, message, error));
         }
         return result;

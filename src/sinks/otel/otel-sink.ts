@@ -494,6 +494,9 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
   return {
     name: 'otel',
     live,
+    // Spans and the duration histograms come from the live hooks; request and schema events
+    // would only be queued to be ignored.
+    eventTypes: ['session_start', 'session_end', 'heartbeat'],
     onEvent,
     onBatch(events) {
       for (const event of events) onEvent(event);
