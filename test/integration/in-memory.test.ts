@@ -532,6 +532,53 @@ describe('in-memory: a real McpServer and Client', () => {
   });
 });
 
+describe('request events only where a sink takes them', () => {
+  it('live hooks still end every request when no sink takes request events; a sink added later gets full events', async () => {
+    const ended: RequestEvent[] = [];
+    const received: string[] = [];
+    const liveOnly: EventSink = {
+      name: 'live-only',
+      eventTypes: ['session_start', 'session_end'],
+      onEvent: (event) => void received.push(event.type),
+      live: {
+        start: (info) => info.mcpMethod,
+        end: (_token, event) => void ended.push(event),
+      },
+    };
+    bus = new EventBus({ sinks: [liveOnly] });
+    cleanups.push(() => bus.shutdown());
+    const { client } = await connectPair();
+    expect(bus.wants('request')).toBe(false);
+    await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+    await client.callTool({ name: 'fail', arguments: {} });
+    const server = ended.filter((e) => e.role === 'server');
+    expect(server.map((e) => [e.mcpMethod, e.tool, e.note])).toEqual([
+      ['initialize', undefined, 'ok'],
+      ['notifications/initialized', undefined, 'notification'],
+      ['tools/call', 'echo', 'ok'],
+      ['tools/call', 'fail', 'tool_error'],
+    ]);
+    // Never emitted, so nothing paid for what only a sink would read.
+    for (const e of ended) {
+      expect(e.id).toBe('');
+      expect(e.requestSize).toBeUndefined();
+      expect(e.responseSize).toBeUndefined();
+    }
+    await bus.flush();
+    expect(received).toEqual(['session_start', 'session_start']);
+
+    sink = createMemorySink();
+    bus.addSink(sink);
+    await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+    await bus.flush();
+    const [call] = requests('server').filter((e) => e.mcpMethod === 'tools/call');
+    expect(call?.id).toMatch(UUID);
+    expect(call?.requestSize).toBeGreaterThan(0);
+    expect(call?.responseSize).toBeGreaterThan(0);
+    expect(ended.at(-1)).toBe(requests().at(-1));
+  });
+});
+
 /** A low-level Server whose tools/list answers two tools per page. */
 function pagedServer(names: string[]): Server {
   const server = new Server({ name: 'paged', version: '1.0.0' }, { capabilities: { tools: {} } });

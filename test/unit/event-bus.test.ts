@@ -510,6 +510,48 @@ describe('EventBus options and sinks', () => {
     expect(bus.hasSinks).toBe(false);
   });
 
+  it('a sink with eventTypes is handed only those; wants() follows the sinks attached', async () => {
+    const sessions = recorder('sessions');
+    const narrowed: EventSink = { ...sessions, eventTypes: ['session_start'] };
+    const bus = makeBus({ sinks: [narrowed] });
+    expect(bus.wants('session_start')).toBe(true);
+    expect(bus.wants('heartbeat')).toBe(false);
+    expect(bus.wants('request')).toBe(false);
+    const start: ProxyEvent = {
+      type: 'session_start',
+      sessionId: 's',
+      server: 'x',
+      ts: 100,
+      clientName: undefined,
+      clientVersion: undefined,
+      clientPlatform: undefined,
+      protocolVersion: undefined,
+      transport: 'in-memory',
+      serverName: undefined,
+      serverVersion: undefined,
+      role: 'server',
+    };
+    // A heartbeat nobody takes is not even queued.
+    bus.emit(event(1));
+    expect(bus.queuedEvents).toBe(0);
+    bus.emit(start);
+    await bus.flush();
+    expect(sessions.events).toEqual([start]);
+
+    // A sink without eventTypes takes everything; the narrowed one still gets only its type.
+    const all = recorder('all');
+    bus.addSink(all);
+    expect(bus.wants('heartbeat')).toBe(true);
+    expect(bus.wants('request')).toBe(true);
+    bus.emit(event(2));
+    bus.emit(start);
+    await bus.flush();
+    expect(ids(all.events)).toEqual([2, 100]);
+    expect(sessions.events).toEqual([start, start]);
+    bus.removeSink(all);
+    expect(bus.wants('heartbeat')).toBe(false);
+  });
+
   it('liveHooks are those of the first sink that has them, none after shutdown', async () => {
     const hooksA: LiveHooks = { start: () => 'a', end() {} };
     const hooksB: LiveHooks = { start: () => 'b', end() {} };
