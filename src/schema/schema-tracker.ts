@@ -56,6 +56,8 @@ interface Version {
   readonly contentHash: string;
   /** Item key → canonical contract JSON, to diff the next version against. */
   readonly items: ReadonlyMap<string, string>;
+  /** Copies of the contracts, for the unchanged fast path (see {@link sameContracts}). */
+  readonly copies: ContractCopies;
 }
 
 interface Pagination {
@@ -90,8 +92,6 @@ export interface ListPage {
  */
 export class SchemaTracker {
   private readonly versions = new Map<string, Version>();
-  /** The last listing's serialisation per (server, method), for the unchanged fast path. */
-  private readonly lastRaw = new Map<string, string>();
   private readonly paginations = new Map<string, Pagination>();
 
   /**
@@ -182,10 +182,11 @@ export class SchemaTracker {
     head: Record<string, unknown>,
   ): SchemaVersionCreatedEvent | undefined {
     const versionKey = `${page.server}\u0000${page.method}`;
-    // Most listings repeat the last one byte for byte: the native serialiser tells that at a
-    // fraction of the cost of canonicalising and hashing every item.
-    const raw = rawText(items);
-    if (raw !== undefined && this.lastRaw.get(versionKey) === raw) return undefined;
+    const previous = this.versions.get(versionKey);
+    // Most listings repeat the last version: comparing each item's contract fields with a copy
+    // of the last version's tells that without serialising, canonicalising or hashing anything
+    // (and without reading descriptions at all). Any doubt takes the full path below.
+    if (previous && sameContracts(items, spec, previous.copies)) return undefined;
     const contracts = new Map<string, string>();
     for (const item of items) {
       if (item === null || typeof item !== 'object') continue;
@@ -208,13 +209,15 @@ export class SchemaTracker {
     hash.update(']');
     const contentHash = hash.digest('hex');
 
-    const previous = this.versions.get(versionKey);
-    if (raw !== undefined) this.lastRaw.set(versionKey, raw);
-    else this.lastRaw.delete(versionKey);
     if (previous && previous.contentHash === contentHash) return undefined;
 
     const version = (previous?.version ?? 0) + 1;
-    this.versions.set(versionKey, { version, contentHash, items: contracts });
+    this.versions.set(versionKey, {
+      version,
+      contentHash,
+      items: contracts,
+      copies: copyContracts(items, spec, contracts),
+    });
     const payload: Record<string, unknown> = { ...head, [spec.field]: [...items] };
     delete payload.nextCursor;
     const event: SchemaVersionCreatedEvent = {
@@ -253,10 +256,143 @@ function diff(
   return { added: added.sort(), removed: removed.sort(), modified: modified.sort() };
 }
 
-function rawText(items: readonly unknown[]): string | undefined {
-  try {
-    return JSON.stringify(items);
-  } catch {
-    return undefined; // cycles, BigInt: take the canonical path, which reports its own way
+/**
+ * A private copy of one item's contract for the unchanged fast path: parsed back from its
+ * canonical JSON, every object in it carrying its key count under {@link KEY_COUNT}.
+ */
+interface ContractCopy {
+  readonly name: string;
+  readonly contract: Readonly<Record<string, unknown>>;
+  /** The check that last matched an item to it (a duplicate key matches twice). */
+  matchedIn: number;
+}
+
+/** Key count of an object of a contract copy (a symbol: invisible to for-in and JSON). */
+const KEY_COUNT = Symbol('keys');
+
+/** The copy of a version's contracts: by key, and in the order of the listing that made it. */
+interface ContractCopies {
+  readonly byKey: ReadonlyMap<string, ContractCopy>;
+  readonly ordered: readonly ContractCopy[];
+}
+
+function copyContracts(
+  items: readonly unknown[],
+  spec: MethodSpec,
+  canonical: ReadonlyMap<string, string>,
+): ContractCopies {
+  const byKey = new Map<string, ContractCopy>();
+  for (const [name, json] of canonical) {
+    byKey.set(name, {
+      name,
+      contract: withKeyCounts(JSON.parse(json)) as Record<string, unknown>,
+      matchedIn: 0,
+    });
   }
+  // Listing order, for the common case of a listing that repeats the last one item by item.
+  const ordered: ContractCopy[] = [];
+  for (const item of items) {
+    const name = (item as Record<string, unknown> | null)?.[spec.key];
+    const copy = typeof name === 'string' ? byKey.get(name) : undefined;
+    if (copy) ordered.push(copy);
+  }
+  return { byKey, ordered };
+}
+
+function withKeyCounts(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    for (const item of value) withKeyCounts(item);
+    return value;
+  }
+  const record = value as Record<string | symbol, unknown>;
+  let count = 0;
+  for (const key of Object.keys(record)) {
+    withKeyCounts(record[key]);
+    count++;
+  }
+  Object.defineProperty(record, KEY_COUNT, { value: count });
+  return record;
+}
+
+let checks = 0;
+
+/**
+ * Whether every item of `items` has a contract deep-equal to the copy under its key, with no
+ * item missing, extra or doubled. True only when the canonical contracts, and so the hash,
+ * would be the same; anything unusual (a non-string key, `toJSON`, values JSON would drop or
+ * rewrite) answers false and the caller takes the full path.
+ */
+function sameContracts(
+  items: readonly unknown[],
+  spec: MethodSpec,
+  copies: ContractCopies,
+): boolean {
+  if (items.length !== copies.byKey.size) return false;
+  const check = ++checks;
+  // In order, item i is matched with the copy that was item i: no lookup.
+  let inOrder = copies.ordered.length === items.length;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (item === null || typeof item !== 'object') return false;
+    const source = item as Record<string, unknown>;
+    const name = source[spec.key];
+    if (typeof name !== 'string') return false;
+    let copy = inOrder ? copies.ordered[i] : undefined;
+    if (copy?.name !== name) {
+      inOrder = false;
+      copy = copies.byKey.get(name);
+      if (copy === undefined) return false;
+    }
+    if (copy.matchedIn === check) return false; // a second item under one key
+    copy.matchedIn = check;
+    const contract = copy.contract;
+    for (const field of spec.contract) {
+      const value = source[field];
+      if (value === undefined) {
+        if (Object.hasOwn(contract, field)) return false;
+      } else if (!Object.hasOwn(contract, field) || !sameJson(value, contract[field], 0)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** Deepest nesting compared; deeper values take the full path. */
+const MAX_COMPARE_DEPTH = 64;
+
+/**
+ * Whether `value` serialises to the same canonical JSON as `copy`, a value parsed from JSON
+ * (objects with their {@link KEY_COUNT}). Conservative: false for anything JSON.stringify would
+ * drop, rewrite or call (undefined, functions, NaN, `toJSON`, inherited keys), so a true is
+ * always right.
+ */
+function sameJson(value: unknown, copy: unknown, depth: number): boolean {
+  if (value === copy) return typeof value !== 'object' || value === null;
+  if (typeof value !== 'object' || value === null || typeof copy !== 'object' || copy === null) {
+    return false;
+  }
+  if (depth > MAX_COMPARE_DEPTH) return false;
+  if (Array.isArray(value)) {
+    if (!Array.isArray(copy) || value.length !== copy.length) return false;
+    for (let i = 0; i < value.length; i++) {
+      if (!sameJson(value[i], copy[i], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (Array.isArray(copy) || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  const other = copy as Record<string | symbol, unknown>;
+  let count = 0;
+  // for-in without Object.keys' array; an inherited enumerable key, which JSON skips, is doubt.
+  // A key the copy lacks reads undefined or what Object.prototype has (functions, or the
+  // prototype itself, which has no KEY_COUNT): never the same, so no hasOwn on the copy.
+  for (const key in record) {
+    if (!Object.hasOwn(record, key) || !sameJson(record[key], other[key], depth + 1)) return false;
+    count++;
+  }
+  return count === other[KEY_COUNT];
 }

@@ -524,7 +524,7 @@ describe('EventBus options and sinks', () => {
       ts: 100,
       clientName: undefined,
       clientVersion: undefined,
-      clientPlatform: undefined,
+      clientPlatform: 'unknown',
       protocolVersion: undefined,
       transport: 'in-memory',
       serverName: undefined,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/schema/canonical-json.js';
 import {
@@ -237,6 +238,148 @@ describe('SchemaTracker versions', () => {
     expect(({} as Record<string, unknown>).type).toBeUndefined();
     expect(Object.getPrototypeOf(v1!.payload)).toBe(Object.prototype);
     expect(Object.hasOwn(v1!.payload, '__proto__')).toBe(true);
+  });
+});
+
+describe('SchemaTracker unchanged fast path', () => {
+  /** Values JSON rewrites, drops or calls, which a contract may hold. */
+  const awkward = fc.constantFrom<unknown>(
+    undefined,
+    Number.NaN,
+    -0,
+    0,
+    Number.POSITIVE_INFINITY,
+    null,
+    new Date(0),
+    () => 1,
+    { toJSON: () => 'x' },
+    [undefined],
+    Object.create(null) as unknown,
+  );
+  const schema: fc.Arbitrary<unknown> = fc.oneof(
+    { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+    { weight: 1, arbitrary: awkward },
+    {
+      weight: 1,
+      arbitrary: fc.dictionary(fc.constantFrom('__proto__', 'type', 'a'), awkward, {
+        maxKeys: 3,
+      }),
+    },
+  );
+  const item = fc.record(
+    {
+      name: fc.constantFrom<unknown>('a', 'b', 'c', '__proto__', 'constructor', 7),
+      description: fc.string(),
+      inputSchema: schema,
+      outputSchema: schema,
+    },
+    { requiredKeys: ['name'] },
+  );
+  /** The same listing with keys and items in another order, descriptions changed. */
+  const reshuffled = (items: readonly Item[], seed: number): Item[] => {
+    const copy = items.map((entry, i) => {
+      const keys = Object.keys(entry);
+      if ((seed + i) % 2 === 0) keys.reverse();
+      const out: Item = {};
+      for (const key of keys) out[key] = key === 'description' ? `changed ${seed}` : entry[key];
+      return out;
+    });
+    return seed % 3 === 0 ? copy.reverse() : copy;
+  };
+  /** `value` with one leaf, picked by `seed`, changed (a copy; the original is left alone). */
+  const perturbed = (value: unknown, seed: number): unknown => {
+    if (Array.isArray(value)) {
+      if (value.length === 0) return [1];
+      const i = seed % value.length;
+      return (value as unknown[]).map((entry, j) =>
+        j === i ? perturbed(entry, Math.floor(seed / 2)) : entry,
+      );
+    }
+    if (value !== null && typeof value === 'object') {
+      const keys = Object.keys(value);
+      if (keys.length === 0) return { zz: 1 };
+      const key = keys[seed % keys.length] ?? '';
+      const out: Item = { ...(value as Item) };
+      Object.defineProperty(out, key, {
+        value: perturbed((value as Item)[key], Math.floor(seed / 2)),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+      return out;
+    }
+    if (typeof value === 'number') return Number.isFinite(value) ? value + 1 : 0;
+    if (typeof value === 'string') return `${value}x`;
+    if (typeof value === 'boolean') return !value;
+    return value === null ? 0 : null;
+  };
+  /** A listing related to `items`: reordered, one schema changed deep, or one name doubled. */
+  const related = (items: readonly Item[], seed: number, how: number): Item[] => {
+    const copy = reshuffled(items, seed);
+    if (copy.length === 0 || how === 0) return copy;
+    const i = seed % copy.length;
+    if (how === 1) {
+      copy[i] = { ...copy[i], inputSchema: perturbed(copy[i]?.inputSchema, seed) };
+    } else {
+      copy[i] = { ...copy[(i + 1) % copy.length] };
+    }
+    return copy;
+  };
+
+  it('creates a version exactly when the canonical contract hash differs (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(item, { maxLength: 5 }),
+        fc.array(item, { maxLength: 5 }),
+        fc.integer({ min: 0, max: 1_000 }),
+        fc.integer({ min: 0, max: 3 }),
+        (first, other, seed, how) => {
+          const second = how < 3 ? related(first, seed, how) : other;
+          const tracker = new SchemaTracker();
+          const v1 = tracker.observe(page(tools(...first)));
+          const v2 = tracker.observe(page(tools(...second)));
+          // What the second listing hashes to on its own, by the full path.
+          const alone = new SchemaTracker().observe(page(tools(...second)));
+          expect(v2 === undefined).toBe(alone?.contentHash === v1?.contentHash);
+          if (v2) expect(v2.contentHash).toBe(alone?.contentHash);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('sees a change deep in a schema, a duplicate name and a missing item', () => {
+    const tracker = new SchemaTracker();
+    const deep = (minLength: number): Item =>
+      tool('a', { x: { type: 'object', properties: { y: { type: 'string', minLength } } } });
+    tracker.observe(page(tools(deep(1), tool('b'))));
+    expect(tracker.observe(page(tools(deep(1), tool('b'))))).toBeUndefined();
+    expect(tracker.observe(page(tools(deep(2), tool('b'))))?.changes.modified).toEqual(['a']);
+    // Two items, both named a: b is gone although the count is the same.
+    expect(tracker.observe(page(tools(deep(2), deep(2))))?.changes.removed).toEqual(['b']);
+    expect(tracker.observe(page(tools(deep(2))))).toBeUndefined();
+    // A key the copy lacks but Object.prototype answers for is a change, not a match.
+    const plain = tools(tool('p', {}));
+    tracker.observe(page(plain, { method: 'prompts/list' }));
+    const base = new SchemaTracker();
+    base.observe(page(plain));
+    const withProto = JSON.parse(
+      '{"tools":[{"name":"p","inputSchema":{"type":"object","properties":{},"__proto__":{}}}]}',
+    ) as Item;
+    expect(base.observe(page(withProto))?.changes.modified).toEqual(['p']);
+    const inherited = tools({
+      name: 'p',
+      inputSchema: Object.assign(Object.create({ extra: 1 }) as Item, {
+        type: 'object',
+        properties: {},
+      }),
+    });
+    const own = new SchemaTracker();
+    own.observe(
+      page(tools({ name: 'p', inputSchema: { type: 'object', properties: {}, extra: 1 } })),
+    );
+    // JSON skips an inherited key: the contract lost `extra`.
+    expect(own.observe(page(inherited))?.changes.modified).toEqual(['p']);
   });
 });
 
