@@ -343,6 +343,8 @@ function budget(rows: readonly Row[]): Check[] {
   const seq = 'in-memory sequential';
   const floor = find(seq, 'span-floor');
   const floor2 = find(seq, 'span-floor client+server');
+  const floor2a = find(seq, 'span-floor client+server + attributes');
+  const floorA = find(seq, 'span-floor + attributes');
   const vsFloor = (row: Row | undefined, limit: number, label: string) => {
     if (!floor || !row) return;
     const cpu = row.addedCpuUs / floor.addedCpuUs;
@@ -353,7 +355,11 @@ function budget(rows: readonly Row[]): Check[] {
         `CPU +${fixed(row.addedCpuUs)} vs +${fixed(floor.addedCpuUs)} µs = ${fixed(cpu, 2)}×` +
         ` (wall p50 +${fixed(row.addedP50Us)} vs +${fixed(floor.addedP50Us)} µs = ${fixed(wall, 2)}×)` +
         (label === 'client+server' && floor2
-          ? `; hand-written 2 spans + propagation: CPU +${fixed(floor2.addedCpuUs)} µs`
+          ? `; hand-written 2 spans + propagation: CPU +${fixed(floor2.addedCpuUs)} µs` +
+            (floor2a ? `, with the spec attributes: +${fixed(floor2a.addedCpuUs)} µs` : '')
+          : '') +
+        (label === 'server-only' && floorA
+          ? `; hand-written span with the spec attributes: CPU +${fixed(floorA.addedCpuUs)} µs`
           : ''),
       met: cpu <= limit,
     });

@@ -80,6 +80,7 @@ const STANDARD: readonly VariantName[] = [
   'span-floor',
   'span-floor + attributes',
   'span-floor client+server',
+  'span-floor client+server + attributes',
   'mcp-otel server',
   'mcp-otel client+server',
   'mcp-otel content',

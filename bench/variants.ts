@@ -43,6 +43,7 @@ export type VariantName =
   | 'span-floor'
   | 'span-floor client+server'
   | 'span-floor + attributes'
+  | 'span-floor client+server + attributes'
   | 'mcp-otel server'
   | 'mcp-otel client+server'
   | 'mcp-otel content'
@@ -135,15 +136,32 @@ function floor(endpoint: string, clientToo: boolean, attributes = false): Applie
       }) as H,
     wrapCall: clientToo
       ? (call) => (params) =>
-          tracer.startActiveSpan('tools/call echo', { kind: SpanKind.CLIENT }, async (span) => {
-            const meta: Record<string, unknown> = {};
-            propagator.inject(trace.setSpan(context.active(), span), meta, defaultTextMapSetter);
-            try {
-              return await call({ ...params, _meta: meta });
-            } finally {
-              span.end();
-            }
-          })
+          tracer.startActiveSpan(
+            'tools/call echo',
+            {
+              kind: SpanKind.CLIENT,
+              // What mcp-otel's CLIENT span carries here but the request id, which the SDK
+              // assigns after this wrapper runs.
+              ...(attributes && {
+                attributes: {
+                  'mcp.method.name': 'tools/call',
+                  'gen_ai.tool.name': 'echo',
+                  'gen_ai.operation.name': 'execute_tool',
+                  'mcp.protocol.version': '2025-11-25',
+                  'mcp.session.id': sessionId,
+                },
+              }),
+            },
+            async (span) => {
+              const meta: Record<string, unknown> = {};
+              propagator.inject(trace.setSpan(context.active(), span), meta, defaultTextMapSetter);
+              try {
+                return await call({ ...params, _meta: meta });
+              } finally {
+                span.end();
+              }
+            },
+          )
       : identity.wrapCall,
     flush: () => processor.forceFlush(),
     close: () => processor.shutdown(),
@@ -178,6 +196,9 @@ export function applyVariant(
     case 'span-floor + attributes':
       // One hand-written SERVER span with the six attributes mcp-otel's span carries here.
       return floor(endpoint, false, true);
+    case 'span-floor client+server + attributes':
+      // Both hand-written spans with the spec attributes mcp-otel's spans carry.
+      return floor(endpoint, true, true);
     case 'mcp-otel server':
     case 'mcp-otel client+server':
     case 'mcp-otel content': {
