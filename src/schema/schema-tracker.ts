@@ -359,6 +359,9 @@ function sameContracts(
   return true;
 }
 
+// eslint-disable-next-line @typescript-eslint/unbound-method
+const hasOwnProperty = Object.prototype.hasOwnProperty;
+
 /** Deepest nesting compared; deeper values take the full path. */
 const MAX_COMPARE_DEPTH = 64;
 
@@ -391,7 +394,8 @@ function sameJson(value: unknown, copy: unknown, depth: number): boolean {
   // A key the copy lacks reads undefined or what Object.prototype has (functions, or the
   // prototype itself, which has no KEY_COUNT): never the same, so no hasOwn on the copy.
   for (const key in record) {
-    if (!Object.hasOwn(record, key) || !sameJson(record[key], other[key], depth + 1)) return false;
+    if (!hasOwnProperty.call(record, key) || !sameJson(record[key], other[key], depth + 1))
+      return false;
     count++;
   }
   return count === other[KEY_COUNT];
