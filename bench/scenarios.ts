@@ -290,7 +290,11 @@ async function wrapPair(variant: string, endpoint: string): Promise<Pair> {
       ? server.slice(1)
       : variant === 'pipe proxy'
         ? [`${here}pipe-proxy.mjs`, ...server]
-        : [
+        : // The sources under tsx, not dist/esm/cli/main.js (what users run): profiled at steady
+          // state (bench/wrap-profile.ts, `wrap-tsx` vs `wrap`), tsx costs nothing per message
+          // (no loader hook, source-map or tsx frame after start-up; the same self time per
+          // function), only start-up, which the warm-up leaves out. The sources cannot be stale.
+          [
             '--import',
             'tsx',
             `${root}src/cli/main.ts`,

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Writable, type Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { instrumentTransport } from '../instrument.js';
-import { reportWarning } from '../diagnostics.js';
+import { reportError, reportWarning } from '../diagnostics.js';
 import type { CliOptions } from './args.js';
 import { LineSplitter } from './line-splitter.js';
 import { createCliTelemetry } from './telemetry.js';
+import type { OtelSink } from '../sinks/otel/otel-sink.js';
 
 /** How long telemetry may take to get out after the server exits. */
 export const EXIT_FLUSH_TIMEOUT_MS = 2_000;
@@ -36,19 +37,36 @@ export class StdioProxyTransport {
   private originalLine: Buffer | undefined;
   private closed = false;
 
-  constructor(private readonly toClient: (chunk: Buffer) => void) {}
+  /**
+   * `injects`: whether the middleware may give messages trace context on their way out (it
+   * never does with propagation off, nor to a response).
+   */
+  constructor(
+    private readonly toClient: (chunk: Buffer) => void,
+    private readonly injects = true,
+  ) {}
 
   start(): Promise<void> {
     return Promise.resolve();
   }
 
-  /** A line from the server: hands the parsed message to `send` with its raw bytes. */
+  /**
+   * A line from the server: written, and the parsed message observed through `send`. A line
+   * observation cannot change goes out first, so observing never delays it; one that may be
+   * given trace context (a request or notification, with propagation on) is written by `send`
+   * once observed, or here if observing failed before it could be.
+   */
   fromServer(message: unknown, line: Buffer): void {
+    const early = !this.injects || !hasMethod(message);
+    if (early) this.toClient(line);
     this.original = message;
-    this.originalLine = line;
+    this.originalLine = early ? undefined : line;
     try {
       void this.send(message);
+    } catch (error) {
+      reportError('observing a message from the server', error);
     } finally {
+      if (this.originalLine !== undefined) this.toClient(line);
       this.original = undefined;
       this.originalLine = undefined;
     }
@@ -56,9 +74,16 @@ export class StdioProxyTransport {
 
   send(message: unknown): Promise<void> {
     const line = this.originalLine;
-    if (line === undefined) this.toClient(Buffer.from(JSON.stringify(message) + '\n', 'utf8'));
-    else if (message === this.original) this.toClient(line);
-    else this.toClient(withInjectedMeta(this.original, message, line));
+    if (this.original !== undefined) {
+      // Inside fromServer: its line, once (already written when it went out first).
+      if (line !== undefined) {
+        const bytes = message === this.original ? line : asSent(this.original, message, line);
+        this.originalLine = undefined;
+        this.toClient(bytes);
+      }
+    } else {
+      this.toClient(Buffer.from(JSON.stringify(message) + '\n', 'utf8'));
+    }
     return Promise.resolve();
   }
 
@@ -74,30 +99,28 @@ export class StdioProxyTransport {
 /** Streams of the wrapper itself; replaceable for tests. */
 export interface WrapIo {
   readonly stdin: Readable;
+  /** Where the server's bytes go: its state and events (drain, error, close). */
   readonly stdout: Writable;
+  /** Writes to `stdout` (processIo's: it took `stdout.write` itself from everyone else). */
+  readonly write: (chunk: Buffer, callback?: (error?: Error | null) => void) => boolean;
 }
 
 /**
- * The process's stdin, and its stdout reserved for the server's bytes: the returned stream is
+ * The process's stdin, and its stdout reserved for the server's bytes: the returned `write` is
  * the only way left to write there. Anything else that writes to `process.stdout` (a library's
  * `console.log`, OpenTelemetry's diag console logger under `OTEL_LOG_LEVEL`, a console metrics
  * exporter) goes to stderr instead, since on stdout it would corrupt the client's JSON-RPC.
+ * The server's bytes go straight to the stdout stream, with no stream of ours in between.
  */
 export function processIo(): WrapIo {
   const stdout = process.stdout;
-  const toClient = stdout.write.bind(stdout);
+  const write = stdout.write.bind(stdout) as WrapIo['write'];
   Object.defineProperty(stdout, 'write', {
     configurable: true,
     writable: true,
     value: process.stderr.write.bind(process.stderr),
   });
-  const reserved = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      toClient(chunk, callback);
-    },
-  });
-  stdout.on('error', (error: Error) => reserved.destroy(error));
-  return { stdin: process.stdin, stdout: reserved };
+  return { stdin: process.stdin, stdout, write };
 }
 
 /**
@@ -124,75 +147,83 @@ export async function runWrap(
 
   const writeClient = guardedWriter(
     io.stdout,
+    io.write,
     () => childOut.pause(),
     () => childOut.resume(),
   );
   const writeServer = guardedWriter(
     childIn,
+    (chunk) => childIn.write(chunk),
     () => io.stdin.pause(),
     () => io.stdin.resume(),
   );
 
-  const transport = new StdioProxyTransport(writeClient);
-  let currentLine: Buffer | undefined;
+  const transport = new StdioProxyTransport(writeClient, otel !== undefined);
+  /** The client's line being observed, until it is written (with trace context, if any). */
+  let unwritten: Buffer | undefined;
   transport.onmessage = (message) => {
-    const line = currentLine;
+    const line = unwritten;
     if (line === undefined) return;
     // Runs inside the SERVER span of the request (the middleware's live context), so the
     // context injected here makes the proxy's span the parent of the real server's span.
-    if (otel && isMessage(message) && typeof message.method === 'string') {
-      writeServer(withInjectedMeta(message, otel.injectActiveContext(message), line));
-    } else {
-      writeServer(line);
-    }
+    const bytes = otel && hasMethod(message) ? withActiveContext(message, otel, line) : line;
+    unwritten = undefined;
+    writeServer(bytes);
   };
   // The kind is fixed, not detected from the class name, which a minifier may rename.
   instrumentTransport(transport, { ...telemetry.instrumentOptions, transportKind: 'stdio' });
 
-  const fromClient = new LineSplitter();
-  io.stdin.on('data', (chunk: Buffer) => {
-    fromClient.push(chunk, (line) => {
-      const message = parseLine(line);
-      if (message === undefined) {
-        nonJsonLines++;
-        writeServer(line);
-        return;
-      }
-      currentLine = line;
-      try {
-        if (transport.onmessage) transport.onmessage(message);
-        else writeServer(line);
-      } finally {
-        currentLine = undefined;
-      }
-    });
-  });
-  io.stdin.on('end', () => {
-    fromClient.end((line) => {
-      if (parseLine(line) === undefined) nonJsonLines++;
+  // A line from the client. Without propagation observing cannot change it, so it goes out
+  // first; otherwise it goes out from the handler the middleware runs inside the request's
+  // span, or after observing, should that fail before reaching the handler.
+  const clientLine = (line: Buffer): void => {
+    const message = parseLine(line);
+    if (message === undefined) {
+      nonJsonLines++;
       writeServer(line);
-    });
+      return;
+    }
+    if (otel) unwritten = line;
+    else writeServer(line);
+    try {
+      transport.onmessage?.(message);
+    } catch (error) {
+      reportError('observing a message from the client', error);
+    } finally {
+      if (unwritten !== undefined) {
+        unwritten = undefined;
+        writeServer(line);
+      }
+    }
+  };
+  const serverLine = (line: Buffer): void => {
+    const message = parseLine(line);
+    if (message === undefined) {
+      nonJsonLines++;
+      writeClient(line);
+      return;
+    }
+    transport.fromServer(message, line);
+  };
+  const lastLine =
+    (write: (line: Buffer) => void) =>
+    (line: Buffer): void => {
+      if (parseLine(line) === undefined) nonJsonLines++;
+      write(line);
+    };
+
+  const fromClient = new LineSplitter();
+  io.stdin.on('data', (chunk: Buffer) => fromClient.push(chunk, clientLine));
+  io.stdin.on('end', () => {
+    fromClient.end(lastLine(writeServer));
     childIn.end();
   });
 
   const fromServer = new LineSplitter();
-  childOut.on('data', (chunk: Buffer) => {
-    fromServer.push(chunk, (line) => {
-      const message = parseLine(line);
-      if (message === undefined) {
-        nonJsonLines++;
-        writeClient(line);
-        return;
-      }
-      transport.fromServer(message, line);
-    });
-  });
+  childOut.on('data', (chunk: Buffer) => fromServer.push(chunk, serverLine));
   const serverOutputDone = new Promise<void>((resolve) => {
     childOut.on('end', () => {
-      fromServer.end((line) => {
-        if (parseLine(line) === undefined) nonJsonLines++;
-        writeClient(line);
-      });
+      fromServer.end(lastLine(writeClient));
       resolve();
     });
     childOut.on('error', () => resolve());
@@ -225,7 +256,7 @@ export async function runWrap(
     );
     // The server's last lines first (the client waits for them), then telemetry.
     await Promise.race([serverOutputDone, delay(EXIT_OUTPUT_TIMEOUT_MS)]);
-    await Promise.race([flushed(io.stdout), delay(EXIT_OUTPUT_TIMEOUT_MS)]);
+    await Promise.race([flushed(io), delay(EXIT_OUTPUT_TIMEOUT_MS)]);
     // Requests still unanswered end `closed`, the session ends.
     await transport.close();
     if (nonJsonLines > 0) {
@@ -238,14 +269,16 @@ export async function runWrap(
   }
 }
 
-/** The JSON object or array on a line, or undefined for anything else (passed through as is). */
+/**
+ * The JSON object or array on a line, or undefined for anything else (passed through as is).
+ * JSON.parse takes the line whole: its `\n` and any `\r` are JSON whitespace. A line whose
+ * first non-blank byte opens no object or array is not parsed at all.
+ */
 function parseLine(line: Buffer): unknown {
-  let text = line.toString('utf8');
-  if (text.endsWith('\n')) text = text.slice(0, -1);
-  if (text.endsWith('\r')) text = text.slice(0, -1);
-  if (text.trim() === '') return undefined;
+  const first = line[skipWhitespace(line, 0)];
+  if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) return undefined;
   try {
-    const value: unknown = JSON.parse(text);
+    const value: unknown = JSON.parse(line.toString('utf8'));
     return typeof value === 'object' && value !== null ? value : undefined;
   } catch {
     return undefined;
@@ -254,6 +287,31 @@ function parseLine(line: Buffer): unknown {
 
 function isMessage(value: unknown): value is Message {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A request or notification (a JSON-RPC message with a method), not a response or batch. */
+function hasMethod(value: unknown): value is Message {
+  return isMessage(value) && typeof value.method === 'string';
+}
+
+/** `line` as the middleware sent it (`sent`, a copy with trace context, or the message itself). */
+function asSent(original: unknown, sent: unknown, line: Buffer): Buffer {
+  try {
+    return withInjectedMeta(original, sent, line);
+  } catch (error) {
+    reportError('propagating trace context (the line goes out unchanged)', error);
+    return line;
+  }
+}
+
+/** `line` with the active context's trace context (the span the middleware runs us in). */
+function withActiveContext(message: Message, otel: OtelSink, line: Buffer): Buffer {
+  try {
+    return withInjectedMeta(message, otel.injectActiveContext(message), line);
+  } catch (error) {
+    reportError('propagating trace context (the line goes out unchanged)', error);
+    return line;
+  }
 }
 
 /**
@@ -480,10 +538,12 @@ function endOfValue(bytes: Buffer, start: number): number {
 
 /**
  * Writes with backpressure: the source pauses until the target drains (one listener, however
- * many lines one chunk held). A closed pipe is ignored, and releases the source.
+ * many lines one chunk held). A closed pipe is ignored, and releases the source. `write` writes
+ * to `target`, whose state and events tell the rest.
  */
 function guardedWriter(
   target: Writable,
+  write: (chunk: Buffer) => boolean,
   pause: () => void,
   resume: () => void,
 ): (chunk: Buffer) => void {
@@ -501,7 +561,7 @@ function guardedWriter(
   target.on('close', release);
   return (chunk) => {
     if (broken || target.destroyed || target.writableEnded) return;
-    if (!target.write(chunk) && !waiting) {
+    if (!write(chunk) && !waiting) {
       waiting = true;
       pause();
       target.once('drain', release);
@@ -509,11 +569,11 @@ function guardedWriter(
   };
 }
 
-/** Resolves once everything written to `stream` so far has been handed on (or it failed). */
-function flushed(stream: Writable): Promise<void> {
-  if (stream.destroyed || stream.writableEnded) return Promise.resolve();
+/** Resolves once everything written to stdout so far has been handed on (or it failed). */
+function flushed(io: WrapIo): Promise<void> {
+  if (io.stdout.destroyed || io.stdout.writableEnded) return Promise.resolve();
   return new Promise((resolve) => {
-    stream.write(Buffer.alloc(0), () => resolve());
+    io.write(Buffer.alloc(0), () => resolve());
   });
 }
 

@@ -20,6 +20,7 @@ import type {
   SessionStartEvent,
 } from '../../src/index.js';
 import { SPAN_KIND_SERVER, startOtlpReceiver } from '../helpers/otlp-receiver.js';
+import { StdioProxyTransport } from '../../src/cli/wrap.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -712,6 +713,50 @@ describe('mcp-otel wrap: byte for byte', () => {
     expect(clientMeta.tracestate).toBe('vendor=x');
   }, 40_000);
 
+  it('keeps the exact order of lines of every kind, many per chunk and split across chunks', async () => {
+    for (const flags of [[], ['--no-propagate']]) {
+      const recordIn = join(dir, `in${flags.length}.bin`);
+      const recordOut = join(dir, `out${flags.length}.bin`);
+      const wrapper = startRawWrapper(
+        flags,
+        [process.execPath, RECORDER],
+        wrapEnv({ RECORD_IN: recordIn, RECORD_OUT: recordOut }),
+      );
+      await wrapper.write(
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"mixed"}}\n',
+      );
+      await waitUntil(
+        () => wrapper.stdout().includes('"text":"mixed"}]}}\n'),
+        () => `no answer on stdout; stderr:\n${wrapper.stderr()}`,
+      );
+      wrapper.process.stdin.end();
+      expect(await wrapper.exit()).toEqual({ code: 3, signal: null });
+      const serverWrote = readFileSync(recordOut);
+      const clientGot = wrapper.stdout();
+      if (flags.length > 0) {
+        expect(clientGot.equals(serverWrote)).toBe(true);
+        continue;
+      }
+      const wrote = linesOf(serverWrote);
+      const got = linesOf(clientGot);
+      expect(got).toHaveLength(wrote.length);
+      expect(wrote.length).toBeGreaterThan(300);
+      wrote.forEach((line, i) => {
+        const message = parsed(line) as Json;
+        const where = `line ${i}: ${line.toString('utf8')}`;
+        if (typeof message.method !== 'string') {
+          // Responses go out before they are observed, exactly as they came.
+          expect(got[i]!.equals(line), where).toBe(true);
+          return;
+        }
+        const received = parsed(got[i]!) as Json;
+        expect(((received.params as Json)._meta as Json).traceparent, where).toMatch(TRACEPARENT);
+        expect(withoutTraceContext(received, message), where).toEqual(message);
+        expect(isContiguousInsertion(line, got[i]!), where).toBe(true);
+      });
+    }
+  }, 40_000);
+
   it('a client that stops reading holds the server back, without piling up listeners', async () => {
     const recordOut = join(dir, 'server-stdout.bin');
     const wrapper = startRawWrapper(
@@ -863,4 +908,55 @@ describe('mcp-otel wrap: exits and signals', () => {
     expect(wrapper.stdout().length).toBe(0);
     expect(wrapper.stderr()).toMatch(/^mcp-otel: could not start '[^']+': [^\n]*EACCES\n$/);
   }, 40_000);
+});
+
+describe('mcp-otel wrap: observation is never on the message path', () => {
+  const response = { jsonrpc: '2.0', id: 1, result: {} };
+  const responseLine = Buffer.from('{"jsonrpc":"2.0","id":1,"result":{}}\n');
+  const request = { jsonrpc: '2.0', id: 'srv-1', method: 'roots/list' };
+  const requestLine = Buffer.from('{"jsonrpc":"2.0","id":"srv-1","method":"roots/list"}\n');
+
+  function proxy(injects: boolean) {
+    const written: Buffer[] = [];
+    const transport = new StdioProxyTransport((chunk) => written.push(chunk), injects);
+    return { transport, written };
+  }
+
+  it('a response goes to the client before it is observed, and even when observing throws', () => {
+    const { transport, written } = proxy(true);
+    const seenWhenObserved: number[] = [];
+    transport.send = () => {
+      seenWhenObserved.push(written.length);
+      throw new Error('observer broke');
+    };
+    expect(() => transport.fromServer(response, responseLine)).not.toThrow();
+    expect(written).toEqual([responseLine]);
+    expect(seenWhenObserved).toEqual([1]);
+  });
+
+  it('a request that may get trace context is written once: by send, or after a failed observation', () => {
+    const observed = proxy(true);
+    observed.transport.fromServer(request, requestLine);
+    expect(observed.written).toEqual([requestLine]);
+
+    const failed = proxy(true);
+    failed.transport.send = () => {
+      throw new Error('observer broke');
+    };
+    expect(() => failed.transport.fromServer(request, requestLine)).not.toThrow();
+    expect(failed.written).toEqual([requestLine]);
+  });
+
+  it('without propagation a request goes out first, once', () => {
+    const { transport, written } = proxy(false);
+    const original = transport.send.bind(transport);
+    const seenWhenObserved: number[] = [];
+    transport.send = (message: unknown) => {
+      seenWhenObserved.push(written.length);
+      return original(message);
+    };
+    transport.fromServer(request, requestLine);
+    expect(written).toEqual([requestLine]);
+    expect(seenWhenObserved).toEqual([1]);
+  });
 });
