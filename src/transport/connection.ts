@@ -453,48 +453,35 @@ export class Connection implements MonitoredConnection {
     const role: RequestRole = direction === 'in' ? 'server' : 'client';
     const http = direction === 'in' ? this.httpFacts(extra) : undefined;
     const ts = Date.now();
-    const live = this.monitor.live;
-    const token = live
-      ? this.liveStart(live, {
-          role,
-          message,
-          mcpMethod: method,
-          jsonrpcId: undefined,
-          notification: true,
-          tool: undefined,
-          prompt: undefined,
-          resourceUri: params ? stringOf(params.uri) : undefined,
-          server: this.server(),
-          sessionId: this.sessionId(),
-          transport: this.kind,
-          protocolVersion: this.protocolVersion,
-          clientName: this.clientName,
-          clientVersion: this.clientVersion,
-          clientPlatform:
-            this.clientName === undefined ? undefined : clientPlatform(this.clientName),
-          http,
-          serverPeer: role === 'client' ? this.serverPeer() : undefined,
-          ts,
-        })
-      : undefined;
-    const source: EventSource = {
-      ts,
+    // What the live hooks start with is also what the event is built from: one object.
+    const start: RequestStart & Pick<Pending, 'requestSize'> = {
       role,
+      message,
       mcpMethod: method,
+      jsonrpcId: undefined,
+      notification: true,
       tool: undefined,
       prompt: undefined,
       resourceUri: params ? stringOf(params.uri) : undefined,
-      requestSize: this.sizes() ? jsonByteLength(message) : undefined,
+      server: this.server(),
+      sessionId: this.sessionId(),
+      transport: this.kind,
+      protocolVersion: this.protocolVersion,
       clientName: this.clientName,
       clientVersion: this.clientVersion,
-      protocolVersion: this.protocolVersion,
+      clientPlatform: this.clientName === undefined ? undefined : clientPlatform(this.clientName),
       http,
+      serverPeer: role === 'client' ? this.serverPeer() : undefined,
+      ts,
+      requestSize: this.sizes() ? jsonByteLength(message) : undefined,
     };
+    const live = this.monitor.live;
+    const token = live ? this.liveStart(live, start) : undefined;
     const emitted = this.monitor.bus.wants('request');
     if (!emitted && (token === undefined || !live)) return token;
     const event = this.event(
       emitted,
-      source,
+      start,
       undefined,
       0,
       undefined,
