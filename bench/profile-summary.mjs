@@ -1,6 +1,7 @@
 // Aggregates a .cpuprofile by self time per function and per package/file; with --calls N,
 // per call (µs); with --diff other.cpuprofile (same --calls), the difference per function.
-// Usage: node bench/profile-summary.mjs <file.cpuprofile> [--calls N] [--diff base.cpuprofile] [--top 40]
+// --last-ms T: only the profile's last T ms (a process profiled from start-up: its steady state).
+// Usage: node bench/profile-summary.mjs <file.cpuprofile> [--calls N] [--diff base.cpuprofile] [--top 40] [--last-ms T]
 import { readFileSync } from 'node:fs';
 
 // Piped into `head`: stop quietly when the reader goes away.
@@ -20,6 +21,7 @@ if (!file) {
 const calls = Number(opt('--calls') ?? 0);
 const top = Number(opt('--top') ?? 40);
 const base = opt('--diff');
+const lastMs = opt('--last-ms');
 
 const shortUrl = (url) =>
   url
@@ -31,8 +33,15 @@ function load(path) {
   const profile = JSON.parse(readFileSync(path, 'utf8'));
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
+  let from = 0;
+  if (lastMs !== undefined) {
+    // Walk back from the end until T ms of samples are covered.
+    let covered = 0;
+    from = profile.samples.length;
+    while (from > 0 && covered < Number(lastMs) * 1000) covered += profile.timeDeltas[--from] ?? 0;
+  }
   // timeDeltas[i] is the time before samples[i]: attribute it to that sample's node.
-  for (let i = 0; i < profile.samples.length; i++) {
+  for (let i = from; i < profile.samples.length; i++) {
     const id = profile.samples[i];
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }

@@ -44,6 +44,7 @@ const args =
           ...server,
         ];
 
+let mainPid = 0;
 const receiver = await startReceiver();
 try {
   const client = new Client({ name: 'bench-client', version: '1.0.0' });
@@ -83,6 +84,7 @@ try {
     await client.callTool({ name: 'echo', arguments: { text: 'hello from the benchmark' } });
   }
   const pid = transport.pid ?? 0;
+  mainPid = pid;
   const before = procStats(pid);
   const start = performance.now();
   for (let i = 0; i < calls; i++) {
@@ -97,6 +99,12 @@ try {
       `switches ${per(after.voluntary, before.voluntary)} voluntary + ` +
       `${per(after.involuntary, before.involuntary)} involuntary per call\n`,
   );
+  if (process.env.THREADS === '1') {
+    // CPU per call by thread name: the main thread's JavaScript vs V8's and libuv's helpers.
+    for (const [name, us] of byThread(after.threads, before.threads)) {
+      process.stderr.write(`  ${name.padEnd(20)} ${(us / calls).toFixed(2)} µs/call\n`);
+    }
+  }
   await client.close();
   // The proxy writes its profile as it exits.
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -104,17 +112,38 @@ try {
   receiver.stop();
 }
 
-/** CPU µs (all threads) and context switches of `pid`, from /proc. */
-function procStats(pid: number): { cpuUs: number; voluntary: number; involuntary: number } {
+/** CPU µs added per thread name between two readings. */
+function byThread(after: Map<string, number>, before: Map<string, number>): [string, number][] {
+  const names = new Map<string, number>();
+  for (const [tid, us] of after) {
+    // The main thread's tid is the pid; V8's and libuv's helper threads are all named "node".
+    const [id = '', comm = ''] = tid.split(' ');
+    const name = id === String(mainPid) ? `${comm} (main)` : `${comm} (helpers)`;
+    names.set(name, (names.get(name) ?? 0) + us - (before.get(tid) ?? 0));
+  }
+  return [...names].sort((a, b) => b[1] - a[1]);
+}
+
+/** CPU µs (all threads, and per thread as `<tid> <name>`) and context switches of `pid`. */
+function procStats(pid: number): {
+  cpuUs: number;
+  voluntary: number;
+  involuntary: number;
+  threads: Map<string, number>;
+} {
+  const threads = new Map<string, number>();
   let cpuUs = 0;
   let voluntary = 0;
   let involuntary = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     const stat = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8');
-    cpuUs += Number(stat.slice(0, stat.indexOf(' '))) / 1000;
+    const us = Number(stat.slice(0, stat.indexOf(' '))) / 1000;
+    cpuUs += us;
+    const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    threads.set(`${tid} ${name}`, us);
     const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
     voluntary += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
     involuntary += Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
   }
-  return { cpuUs, voluntary, involuntary };
+  return { cpuUs, voluntary, involuntary, threads };
 }

@@ -307,7 +307,9 @@ function asSent(original: unknown, sent: unknown, line: Buffer): Buffer {
 /** `line` with the active context's trace context (the span the middleware runs us in). */
 function withActiveContext(message: Message, otel: OtelSink, line: Buffer): Buffer {
   try {
-    return withInjectedMeta(message, otel.injectActiveContext(message), line);
+    // Only the members to set, spliced into the bytes: no copy of the message to compare.
+    const changes = otel.activeContextMeta(message);
+    return changes === undefined ? line : (spliceMeta(line, changes) ?? line);
   } catch (error) {
     reportError('propagating trace context (the line goes out unchanged)', error);
     return line;
@@ -378,7 +380,10 @@ interface Edit {
  * replaced, a missing member is appended (creating `_meta` and `params` as needed), in the key
  * order a spread would give. Undefined when the line does not allow it.
  */
-function spliceMeta(line: Buffer, changes: readonly [string, string][]): Buffer | undefined {
+function spliceMeta(
+  line: Buffer,
+  changes: readonly (readonly [string, string])[],
+): Buffer | undefined {
   const top = objectAt(line, skipWhitespace(line, 0));
   if (!top) return undefined;
   const params = lastMember(top, 'params');
@@ -393,7 +398,7 @@ function spliceMeta(line: Buffer, changes: readonly [string, string][]): Buffer 
   const metaObject = objectAt(line, meta.valueStart);
   if (!metaObject) return undefined;
   const edits: Edit[] = [];
-  const added: [string, string][] = [];
+  const added: (readonly [string, string])[] = [];
   for (const change of changes) {
     const existing = lastMember(metaObject, change[0]);
     if (existing) {
@@ -410,7 +415,7 @@ function spliceMeta(line: Buffer, changes: readonly [string, string][]): Buffer 
   return applyEdits(line, edits);
 }
 
-function members(entries: readonly [string, string][]): string {
+function members(entries: readonly (readonly [string, string])[]): string {
   return entries.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(',');
 }
 

@@ -5,7 +5,7 @@
  * schema versions as span events, sessions as resources, sampling off, and live hooks that throw.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -905,5 +905,72 @@ describe('a live hook that throws', () => {
     onCleanup(() => client.close());
     expect(await converse(client)).toEqual(expected);
     expect(ran).toBeGreaterThan(0);
+  });
+});
+
+describe('the OTel sink alone on a bus (no sink takes request events)', () => {
+  it('exports the same spans, attributes and statuses as with an event sink beside it', async () => {
+    const run = async (alone: boolean) => {
+      const exporter = new InMemorySpanExporter();
+      const otel = createOtelSink({ spanExporter: exporter });
+      const bus = new EventBus({ sinks: alone ? [otel] : [otel, createMemorySink()] });
+      onCleanup(() => bus.shutdown());
+      expect(bus.wants('request')).toBe(!alone);
+      await connectOtelPair({
+        setup: {
+          exporter,
+          otel,
+          events: createMemorySink(),
+          bus,
+          spans: async () => {
+            await bus.flush();
+            return exporter.getFinishedSpans();
+          },
+        },
+      }).then(async ({ client }) => {
+        await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+        await client.callTool({ name: 'fail', arguments: {} });
+        await client.ping();
+      });
+      await bus.flush();
+      return exporter
+        .getFinishedSpans()
+        .map((s) => ({
+          name: s.name,
+          kind: s.kind,
+          status: s.status,
+          keys: Object.keys(s.attributes).sort(),
+          method: s.attributes['mcp.method.name'],
+          error: s.attributes['error.type'],
+        }))
+        .sort((a, b) => `${a.name}${a.kind}`.localeCompare(`${b.name}${b.kind}`));
+    };
+    const alone = await run(true);
+    expect(alone.length).toBeGreaterThanOrEqual(8);
+    expect(alone).toContainEqual(
+      expect.objectContaining({ name: 'tools/call fail', kind: SERVER, error: 'tool_error' }),
+    );
+    expect(alone).toEqual(await run(false));
+  });
+
+  it('activeContextMeta lists only the members injectActiveContext would set', () => {
+    const { otel } = otelBus();
+    const tracer = new TracerProvider().getTracer('t');
+    const span = tracer.startSpan('parent');
+    context.with(trace.setSpan(context.active(), span), () => {
+      const bare = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } };
+      const changes = otel.activeContextMeta(bare);
+      expect(changes?.map(([key]) => key)).toEqual(['traceparent']);
+      const injected = otel.injectActiveContext(bare) as { params: { _meta: object } };
+      expect(Object.entries(injected.params._meta)).toEqual(changes);
+      // Already there with the same value: nothing to set, and no copy.
+      const carried = { ...bare, params: { ...bare.params, _meta: injected.params._meta } };
+      expect(otel.activeContextMeta(carried)).toBeUndefined();
+      expect(otel.injectActiveContext(carried)).toBe(carried);
+      // No place for _meta: positional params, or a _meta that is not an object.
+      expect(otel.activeContextMeta({ ...bare, params: [1] })).toBeUndefined();
+      expect(otel.activeContextMeta({ ...bare, params: { _meta: 'x' } })).toBeUndefined();
+    });
+    span.end();
   });
 });

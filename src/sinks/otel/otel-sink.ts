@@ -102,6 +102,15 @@ export interface OtelSink extends EventSink {
   injectActiveContext(
     message: Readonly<Record<string, unknown>>,
   ): Readonly<Record<string, unknown>>;
+  /**
+   * The `params._meta` members {@link injectActiveContext} would set on `message`, as
+   * `[key, value]` pairs (only those it lacks or has with another value), or undefined when
+   * there are none or the message has no place for them. For proxies that splice them into
+   * the bytes they forward instead of copying the message.
+   */
+  activeContextMeta(
+    message: Readonly<Record<string, unknown>>,
+  ): readonly (readonly [string, string])[] | undefined;
 }
 
 /** What the sink keeps per live span. */
@@ -408,24 +417,39 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
     },
   };
 
+  /** The `_meta` members trace context of `ctx` sets on `message`; see activeContextMeta. */
+  function metaChanges(
+    ctx: Context,
+    message: Readonly<Record<string, unknown>>,
+  ): [string, string][] | undefined {
+    const carrier: Record<string, string> = {};
+    pipeline.propagator.inject(ctx, carrier, defaultTextMapSetter);
+    let changes: [string, string][] | undefined;
+    // Positional params (an array) or a _meta that is not an object have no place for trace
+    // context: the message goes out as the app wrote it.
+    const params = message.params;
+    if (params !== undefined && !isRecord(params)) return undefined;
+    const meta = params?._meta;
+    if (meta !== undefined && !isRecord(meta)) return undefined;
+    for (const key in carrier) {
+      const value = carrier[key] as string;
+      // The W3C keys are ours to write (SEP-414); any other key the app set stays as it was.
+      const own = meta !== undefined && Object.hasOwn(meta, key);
+      if (own && (meta[key] === value || !sc.META_TRACE_KEYS.includes(key))) continue;
+      (changes ??= []).push([key, value]);
+    }
+    return changes;
+  }
+
   function injectInto(
     ctx: Context,
     message: Readonly<Record<string, unknown>>,
   ): Readonly<Record<string, unknown>> {
-    const carrier: Record<string, string> = {};
-    pipeline.propagator.inject(ctx, carrier, defaultTextMapSetter);
-    const keys = Object.keys(carrier);
-    if (keys.length === 0) return message;
-    // Positional params (an array) or a _meta that is not an object have no place for trace
-    // context: the message goes out as the app wrote it.
-    if (message.params !== undefined && !isRecord(message.params)) return message;
-    const params = message.params;
-    if (params?._meta !== undefined && !isRecord(params._meta)) return message;
+    const changes = metaChanges(ctx, message);
+    if (changes === undefined) return message;
+    const params = message.params as Record<string, unknown> | undefined;
     const meta: Record<string, unknown> = isRecord(params?._meta) ? { ...params._meta } : {};
-    for (const key of keys) {
-      // The W3C keys are ours to write (SEP-414); any other key the app set stays as it was.
-      if (sc.META_TRACE_KEYS.includes(key) || !Object.hasOwn(meta, key)) meta[key] = carrier[key];
-    }
+    for (const [key, value] of changes) meta[key] = value;
     return { ...message, params: { ...params, _meta: meta } };
   }
 
@@ -514,6 +538,9 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
     },
     injectActiveContext(message) {
       return options.propagate === false ? message : injectInto(context.active(), message);
+    },
+    activeContextMeta(message) {
+      return options.propagate === false ? undefined : metaChanges(context.active(), message);
     },
   };
 }
