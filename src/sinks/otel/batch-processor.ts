@@ -7,7 +7,7 @@ import { reportError, reportWarning } from '../../diagnostics.js';
 export interface BatchProcessorOptions {
   /** Ended spans held before export; beyond it spans are dropped and counted. @default 65_536 (OTEL_BSP_MAX_QUEUE_SIZE) */
   maxQueueSize?: number;
-  /** Spans per export request. @default 4_096 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) */
+  /** Spans per export request. @default 1_024 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) */
   maxExportBatchSize?: number;
   /** Longest a span waits for export when the batch is not full. @default 1_000 (OTEL_BSP_SCHEDULE_DELAY) */
   scheduledDelayMillis?: number;
@@ -18,11 +18,13 @@ export interface BatchProcessorOptions {
 /**
  * Defaults sized for bursts. With the SDK's (queue 2,048, batch 512, 5 s delay) a burst of
  * in-memory tool calls (~20k spans/s on a 2-core machine) dropped 53% of its spans; a 65,536
- * queue exported in batches of 4,096 as soon as a batch is full holds several seconds of
- * such a burst, for a few tens of MB at most.
+ * queue holds several seconds of such a burst, for a few tens of MB at most. A batch goes out
+ * as soon as it is full: at 1,024 spans, a busy process exports its spans well within a second,
+ * before most of them age into the old generation (the GC work of a `wrap` proxy at ~2,500
+ * calls/s fell with it: proxy CPU per call 177 → 161 µs, medians of 6 runs, vs 4,096).
  */
 export const DEFAULT_BSP_MAX_QUEUE_SIZE = 65_536;
-export const DEFAULT_BSP_MAX_EXPORT_BATCH_SIZE = 4_096;
+export const DEFAULT_BSP_MAX_EXPORT_BATCH_SIZE = 1_024;
 export const DEFAULT_BSP_SCHEDULE_DELAY_MS = 1_000;
 export const DEFAULT_BSP_EXPORT_TIMEOUT_MS = 10_000;
 
