@@ -262,7 +262,8 @@ function diff(
  */
 interface ContractCopy {
   readonly name: string;
-  readonly contract: Readonly<Record<string, unknown>>;
+  /** The contract's fields in `MethodSpec.contract` order; undefined where it has none. */
+  readonly fields: readonly unknown[];
   /** The check that last matched an item to it (a duplicate key matches twice). */
   matchedIn: number;
 }
@@ -283,11 +284,12 @@ function copyContracts(
 ): ContractCopies {
   const byKey = new Map<string, ContractCopy>();
   for (const [name, json] of canonical) {
-    byKey.set(name, {
-      name,
-      contract: withKeyCounts(JSON.parse(json)) as Record<string, unknown>,
-      matchedIn: 0,
-    });
+    const contract = withKeyCounts(JSON.parse(json)) as Record<string, unknown>;
+    // JSON never holds undefined: an absent field and only an absent one reads undefined.
+    const fields = spec.contract.map((field) =>
+      Object.hasOwn(contract, field) ? contract[field] : undefined,
+    );
+    byKey.set(name, { name, fields, matchedIn: 0 });
   }
   // Listing order, for the common case of a listing that repeats the last one item by item.
   const ordered: ContractCopy[] = [];
@@ -346,14 +348,12 @@ function sameContracts(
     }
     if (copy.matchedIn === check) return false; // a second item under one key
     copy.matchedIn = check;
-    const contract = copy.contract;
-    for (const field of spec.contract) {
-      const value = source[field];
-      if (value === undefined) {
-        if (Object.hasOwn(contract, field)) return false;
-      } else if (!Object.hasOwn(contract, field) || !sameJson(value, contract[field], 0)) {
-        return false;
-      }
+    const fields = copy.fields;
+    const names = spec.contract;
+    for (let f = 0; f < names.length; f++) {
+      const value = source[names[f] as string];
+      const kept = fields[f];
+      if (value === undefined ? kept !== undefined : !sameJson(value, kept, 0)) return false;
     }
   }
   return true;
