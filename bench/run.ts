@@ -89,6 +89,8 @@ interface Plan {
   /** Calls per slice. */
   slice: number;
   warmup: number;
+  /** Warm-up stops after this long even if `warmup` calls have not run (5 ms listings). */
+  warmupMs: number;
 }
 
 /**
@@ -102,12 +104,12 @@ function plan(scenario: Scenario): Plan {
   // for hours, so its steady state is what instrumentation costs it.
   if (quick) {
     return slow
-      ? { reps: repsOverride ?? 3, rounds: 2, slice: 75, warmup: 1_000 }
-      : { reps: repsOverride ?? 9, rounds: 1, slice: 1_000, warmup: 2_000 };
+      ? { reps: repsOverride ?? 3, rounds: 2, slice: 75, warmup: 1_000, warmupMs: 1_000 }
+      : { reps: repsOverride ?? 9, rounds: 1, slice: 1_000, warmup: 2_000, warmupMs: 1_000 };
   }
   return slow
-    ? { reps: repsOverride ?? 11, rounds: 2, slice: 150, warmup: 2_000 }
-    : { reps: repsOverride ?? 21, rounds: 2, slice: 1_000, warmup: 5_000 };
+    ? { reps: repsOverride ?? 11, rounds: 2, slice: 150, warmup: 2_000, warmupMs: 3_000 }
+    : { reps: repsOverride ?? 21, rounds: 2, slice: 1_000, warmup: 5_000, warmupMs: 3_000 };
 }
 
 async function runCalls(
@@ -115,10 +117,12 @@ async function runCalls(
   concurrency: number,
   count: number,
   latencies?: number[],
+  untilMs = Infinity,
 ): Promise<void> {
   let next = 0;
+  const deadline = performance.now() + untilMs;
   const worker = async (): Promise<void> => {
-    while (next < count) {
+    while (next < count && (untilMs === Infinity || performance.now() < deadline)) {
       next++;
       const start = performance.now();
       await pair.call();
@@ -198,7 +202,7 @@ async function runScenario(scenario: Scenario, endpoint: string): Promise<Row[]>
       const heapBefore = process.memoryUsage().heapUsed;
       const pair = await scenario.open(variant, endpoint);
       pairs.set(variant, pair);
-      await runCalls(pair, scenario.concurrency, p.warmup);
+      await runCalls(pair, scenario.concurrency, p.warmup, undefined, p.warmupMs);
       await pair.flush();
       gc?.();
       if (gc) heap.set(variant, (process.memoryUsage().heapUsed - heapBefore) / 1024);
