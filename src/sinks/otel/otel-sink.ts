@@ -417,26 +417,36 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
     },
   };
 
-  /** The `_meta` members trace context of `ctx` sets on `message`; see activeContextMeta. */
-  function metaChanges(
+  /**
+   * What the propagators write for `ctx`, when `message` has a place for it: positional params
+   * (an array) or a `_meta` that is not an object have none, and the message goes out as the
+   * app wrote it.
+   */
+  function carrierFor(
     ctx: Context,
     message: Readonly<Record<string, unknown>>,
-  ): [string, string][] | undefined {
-    const carrier: Record<string, string> = {};
-    pipeline.propagator.inject(ctx, carrier, defaultTextMapSetter);
-    let changes: [string, string][] | undefined;
-    // Positional params (an array) or a _meta that is not an object have no place for trace
-    // context: the message goes out as the app wrote it.
+  ): Record<string, string> | undefined {
     const params = message.params;
     if (params !== undefined && !isRecord(params)) return undefined;
     const meta = params?._meta;
     if (meta !== undefined && !isRecord(meta)) return undefined;
+    const carrier: Record<string, string> = {};
+    pipeline.propagator.inject(ctx, carrier, defaultTextMapSetter);
+    return carrier;
+  }
+
+  /** The `_meta` members the trace context of `ctx` sets on `message`; see activeContextMeta. */
+  function metaChanges(
+    ctx: Context,
+    message: Readonly<Record<string, unknown>>,
+  ): [string, string][] | undefined {
+    const carrier = carrierFor(ctx, message);
+    if (carrier === undefined) return undefined;
+    const meta = metaOf(message);
+    let changes: [string, string][] | undefined;
     for (const key in carrier) {
       const value = carrier[key] as string;
-      // The W3C keys are ours to write (SEP-414); any other key the app set stays as it was.
-      const own = meta !== undefined && Object.hasOwn(meta, key);
-      if (own && (meta[key] === value || !sc.META_TRACE_KEYS.includes(key))) continue;
-      (changes ??= []).push([key, value]);
+      if (writes(meta, key, value)) (changes ??= []).push([key, value]);
     }
     return changes;
   }
@@ -445,12 +455,16 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
     ctx: Context,
     message: Readonly<Record<string, unknown>>,
   ): Readonly<Record<string, unknown>> {
-    const changes = metaChanges(ctx, message);
-    if (changes === undefined) return message;
-    const params = message.params as Record<string, unknown> | undefined;
-    const meta: Record<string, unknown> = isRecord(params?._meta) ? { ...params._meta } : {};
-    for (const [key, value] of changes) meta[key] = value;
-    return { ...message, params: { ...params, _meta: meta } };
+    const carrier = carrierFor(ctx, message);
+    if (carrier === undefined) return message;
+    const meta = metaOf(message);
+    let copy: Record<string, unknown> | undefined;
+    for (const key in carrier) {
+      const value = carrier[key] as string;
+      if (writes(meta, key, value)) (copy ??= { ...meta })[key] = value;
+    }
+    if (copy === undefined) return message;
+    return { ...message, params: { ...(message.params as object | undefined), _meta: copy } };
   }
 
   if (options.propagate === false) delete live.inject;
@@ -543,6 +557,21 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
       return options.propagate === false ? undefined : metaChanges(context.active(), message);
     },
   };
+}
+
+/** `params._meta` of a message, when both are objects. */
+function metaOf(message: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {
+  const params = message.params;
+  return isRecord(params) && isRecord(params._meta) ? params._meta : undefined;
+}
+
+/**
+ * Whether trace context writes `key` into `meta`: the W3C keys are ours to write (SEP-414) and
+ * are set unless they already hold `value`; any other key the app set stays as it was.
+ */
+function writes(meta: Record<string, unknown> | undefined, key: string, value: string): boolean {
+  if (meta === undefined || !Object.hasOwn(meta, key)) return true;
+  return meta[key] !== value && sc.META_TRACE_KEYS.includes(key);
 }
 
 /** Sets error.type, rpc.response.status_code and the span status; returns error.type. */
