@@ -229,9 +229,17 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
     RequestStart,
     'sessionId' | 'clientName' | 'clientVersion' | 'clientPlatform' | 'protocolVersion' | 'server'
   >;
-  let lastSession:
-    | { readonly key: SessionKey; readonly attributes: SessionAttributes; readonly tracer: Tracer }
-    | undefined;
+  type SessionEntry = {
+    readonly key: SessionKey;
+    readonly attributes: SessionAttributes;
+    readonly tracer: Tracer;
+  };
+  // One per role: a process that is both client and server on one sink (an agent's client and
+  // a server in it, or a proxy) alternates between two sessions request by request.
+  const lastSession: { server: SessionEntry | undefined; client: SessionEntry | undefined } = {
+    server: undefined,
+    client: undefined,
+  };
   const sameSession = (a: SessionKey, b: RequestStart): boolean =>
     a.sessionId === b.sessionId &&
     a.clientName === b.clientName &&
@@ -272,8 +280,8 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
         if (info.http.clientPort !== undefined)
           attributes[sc.ATTR_CLIENT_PORT] = info.http.clientPort;
       }
-      const cached =
-        lastSession !== undefined && sameSession(lastSession.key, info) ? lastSession : undefined;
+      const last = lastSession[info.role];
+      const cached = last !== undefined && sameSession(last.key, info) ? last : undefined;
       const session = cached ? cached.attributes : sessionAttributes(info);
       if (!pipeline.sessionResources && session) {
         for (const [key, value] of Object.entries(session)) {
@@ -335,7 +343,7 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
           protocolVersion: info.protocolVersion,
           server: info.server,
         };
-        lastSession = session ? { key, attributes: session, tracer } : undefined;
+        lastSession[info.role] = session ? { key, attributes: session, tracer } : undefined;
       }
       const span = tracer.startSpan(
         name,
@@ -515,7 +523,9 @@ export function createOtelSink(options: OtelSinkOptions = {}): OtelSink {
         return;
       case 'session_end':
         pipeline.release(event.sessionId);
-        if (lastSession?.key.sessionId === event.sessionId) lastSession = undefined;
+        for (const role of ['server', 'client'] as const) {
+          if (lastSession[role]?.key.sessionId === event.sessionId) lastSession[role] = undefined;
+        }
         metrics.session(event);
         return;
       case 'heartbeat':
