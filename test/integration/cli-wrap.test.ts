@@ -21,6 +21,7 @@ import type {
 } from '../../src/index.js';
 import { SPAN_KIND_SERVER, startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { StdioProxyTransport } from '../../src/cli/wrap.js';
+import { setDiagnosticLogger } from '../../src/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -916,6 +917,13 @@ describe('mcp-otel wrap: observation is never on the message path', () => {
   const request = { jsonrpc: '2.0', id: 'srv-1', method: 'roots/list' };
   const requestLine = Buffer.from('{"jsonrpc":"2.0","id":"srv-1","method":"roots/list"}\n');
 
+  const reported: string[] = [];
+  beforeEach(() => {
+    reported.length = 0;
+    setDiagnosticLogger({ warn: (m) => reported.push(m), error: (m) => reported.push(m) });
+  });
+  afterEach(() => setDiagnosticLogger(undefined));
+
   function proxy(injects: boolean) {
     const written: Buffer[] = [];
     const transport = new StdioProxyTransport((chunk) => written.push(chunk), injects);
@@ -932,6 +940,7 @@ describe('mcp-otel wrap: observation is never on the message path', () => {
     expect(() => transport.fromServer(response, responseLine)).not.toThrow();
     expect(written).toEqual([responseLine]);
     expect(seenWhenObserved).toEqual([1]);
+    expect(reported).toEqual([expect.stringMatching(/observer broke/)]);
   });
 
   it('a request that may get trace context is written once: by send, or after a failed observation', () => {
@@ -945,6 +954,7 @@ describe('mcp-otel wrap: observation is never on the message path', () => {
     };
     expect(() => failed.transport.fromServer(request, requestLine)).not.toThrow();
     expect(failed.written).toEqual([requestLine]);
+    expect(reported).toEqual([expect.stringMatching(/observer broke/)]);
   });
 
   it('without propagation a request goes out first, once', () => {
