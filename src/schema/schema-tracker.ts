@@ -21,17 +21,25 @@ interface MethodSpec {
   readonly key: string;
   /** Fields of an item that make its contract; descriptions and annotations are not. */
   readonly contract: readonly string[];
+  /**
+   * The contract fields the unchanged check compares: all but the key, which it has already
+   * matched as a string (the same string is the same JSON).
+   */
+  readonly compared: readonly string[];
+}
+
+function methodSpec(field: string, key: string, contract: readonly string[]): MethodSpec {
+  return { field, key, contract, compared: contract.filter((name) => name !== key) };
 }
 
 const SPECS: Readonly<Record<SchemaMethod, MethodSpec>> = {
-  'tools/list': { field: 'tools', key: 'name', contract: ['name', 'inputSchema', 'outputSchema'] },
-  'prompts/list': { field: 'prompts', key: 'name', contract: ['name', 'arguments'] },
-  'resources/list': { field: 'resources', key: 'uri', contract: ['name', 'uri'] },
-  'resources/templates/list': {
-    field: 'resourceTemplates',
-    key: 'uriTemplate',
-    contract: ['name', 'uriTemplate'],
-  },
+  'tools/list': methodSpec('tools', 'name', ['name', 'inputSchema', 'outputSchema']),
+  'prompts/list': methodSpec('prompts', 'name', ['name', 'arguments']),
+  'resources/list': methodSpec('resources', 'uri', ['name', 'uri']),
+  'resources/templates/list': methodSpec('resourceTemplates', 'uriTemplate', [
+    'name',
+    'uriTemplate',
+  ]),
 };
 
 const LIST_CHANGED: Readonly<Record<string, readonly SchemaMethod[]>> = {
@@ -262,7 +270,7 @@ function diff(
  */
 interface ContractCopy {
   readonly name: string;
-  /** The contract's fields in `MethodSpec.contract` order; undefined where it has none. */
+  /** The contract's fields in `MethodSpec.compared` order; undefined where it has none. */
   readonly fields: readonly unknown[];
   /** The check that last matched an item to it (a duplicate key matches twice). */
   matchedIn: number;
@@ -286,7 +294,7 @@ function copyContracts(
   for (const [name, json] of canonical) {
     const contract = withKeyCounts(JSON.parse(json)) as Record<string, unknown>;
     // JSON never holds undefined: an absent field and only an absent one reads undefined.
-    const fields = spec.contract.map((field) =>
+    const fields = spec.compared.map((field) =>
       Object.hasOwn(contract, field) ? contract[field] : undefined,
     );
     byKey.set(name, { name, fields, matchedIn: 0 });
@@ -349,7 +357,7 @@ function sameContracts(
     if (copy.matchedIn === check) return false; // a second item under one key
     copy.matchedIn = check;
     const fields = copy.fields;
-    const names = spec.contract;
+    const names = spec.compared;
     for (let f = 0; f < names.length; f++) {
       const value = source[names[f] as string];
       const kept = fields[f];
