@@ -69,16 +69,20 @@ function isSkipped(value: unknown): boolean {
   return t === 'undefined' || t === 'function' || t === 'symbol';
 }
 
+/** Strings up to this length are counted by the loop, longer ones tested by {@link PLAIN} first. */
+const SHORT = 12;
+
 /** Printable ASCII but `"` and `\`: one byte each, never escaped. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** Bytes of a JSON string literal, quotes included, with JSON.stringify's escaping. */
 function stringLength(text: string): number {
-  // Most text (names, descriptions, ids) is plain: the regex engine checks it faster than the
-  // loop below counts it (a quarter off a 50-tool tools/list page).
-  if (PLAIN.test(text)) return text.length + 2;
-  let total = 2;
   const n = text.length;
+  // Most text (names, descriptions, ids) is plain: the regex engine checks a long one faster
+  // than the loop below counts it (a quarter off a 50-tool tools/list page); a short one (keys,
+  // methods, ids) the loop counts before the regex engine would have started.
+  if (n > SHORT && PLAIN.test(text)) return n + 2;
+  let total = 2;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c < 0x80) {
