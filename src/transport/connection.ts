@@ -534,7 +534,7 @@ export class Connection implements MonitoredConnection {
         method: pending.mcpMethod,
         requestCursor: pending.params?.cursor,
         result,
-        jsonrpcId: String(pending.rpcId),
+        jsonrpcId: pending.jsonrpcId,
         role: pending.role,
         now,
       });
@@ -563,7 +563,7 @@ export class Connection implements MonitoredConnection {
       const event = this.event(
         emitted,
         pending,
-        String(pending.rpcId),
+        pending.jsonrpcId,
         latencyUs,
         response && emitted && this.options.captureSizes ? jsonByteLength(response) : undefined,
         errorCode,
