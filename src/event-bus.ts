@@ -1,4 +1,4 @@
-import { guarded, printable, reportWarning, settleWithin } from './diagnostics.js';
+import { guarded, printable, reportError, reportWarning, settleWithin } from './diagnostics.js';
 import type { ProxyEvent, ProxyEventType } from './events.js';
 import type { LiveHooks } from './live-hooks.js';
 
@@ -102,6 +102,8 @@ export class EventBus {
   private live: LiveHooks | undefined;
   /** Event types at least one sink takes. */
   private wanted = new Set<ProxyEventType>();
+  /** The types each sink declared, read once when it was attached (undefined: all of them). */
+  private filters = new Map<EventSink, ReadonlySet<ProxyEventType> | undefined>();
 
   constructor(options: EventBusOptions = {}) {
     this.sinks = [...(options.sinks ?? [])];
@@ -162,9 +164,13 @@ export class EventBus {
   private sinksChanged(): void {
     this.live = this.sinks.find((sink) => sink.live !== undefined)?.live;
     const wanted = new Set<ProxyEventType>();
+    const filters = new Map<EventSink, ReadonlySet<ProxyEventType> | undefined>();
     for (const sink of this.sinks) {
-      for (const type of sink.eventTypes ?? EVENT_TYPES) wanted.add(type);
+      const types = this.filters.has(sink) ? this.filters.get(sink) : declaredTypes(sink);
+      filters.set(sink, types);
+      for (const type of types ?? EVENT_TYPES) wanted.add(type);
     }
+    this.filters = filters;
     this.wanted = wanted;
   }
 
@@ -324,7 +330,7 @@ export class EventBus {
         start === 0 && events.length <= this.maxBatchSize
           ? events
           : events.slice(start, start + this.maxBatchSize);
-      for (const sink of this.sinks) deliver(sink, batch);
+      for (const sink of this.sinks) deliver(sink, batch, this.filters.get(sink));
     }
   }
 
@@ -373,12 +379,46 @@ const ALL_TYPES: Record<ProxyEventType, true> = {
 };
 const EVENT_TYPES = Object.keys(ALL_TYPES) as ProxyEventType[];
 
-function deliver(sink: EventSink, all: readonly ProxyEvent[]): void {
-  const types = sink.eventTypes;
+/**
+ * The types a sink declared, checked: a sink's own property is an extension point, so a getter
+ * that throws or a value that is not a list of event types is reported and the sink gets every
+ * event, never an exception in the host's `new EventBus()` or `addSink()`.
+ */
+function declaredTypes(sink: EventSink): ReadonlySet<ProxyEventType> | undefined {
+  let declared: unknown;
+  try {
+    declared = sink.eventTypes;
+  } catch (error) {
+    reportError(`sink ${printable(sink.name)} eventTypes (it gets every event)`, error);
+    return undefined;
+  }
+  if (declared === undefined) return undefined;
+  if (!Array.isArray(declared)) {
+    reportWarning(
+      `sink ${printable(sink.name)}: eventTypes=${printable(declared)} is not an array of event types; it gets every event`,
+    );
+    return undefined;
+  }
+  const types = new Set<ProxyEventType>();
+  for (const type of declared as unknown[]) {
+    if (typeof type === 'string' && Object.hasOwn(ALL_TYPES, type)) {
+      types.add(type as ProxyEventType);
+    } else {
+      reportWarning(
+        `sink ${printable(sink.name)}: ${printable(type)} is not an event type (${EVENT_TYPES.join(', ')}); ignored`,
+      );
+    }
+  }
+  return types;
+}
+
+function deliver(
+  sink: EventSink,
+  all: readonly ProxyEvent[],
+  types: ReadonlySet<ProxyEventType> | undefined,
+): void {
   const batch =
-    types && all.some((e) => !types.includes(e.type))
-      ? all.filter((e) => types.includes(e.type))
-      : all;
+    types && all.some((e) => !types.has(e.type)) ? all.filter((e) => types.has(e.type)) : all;
   if (batch.length === 0) return;
   if (sink.onBatch) {
     guarded(`sink ${sink.name} onBatch`, () => sink.onBatch?.(batch));

@@ -552,6 +552,35 @@ describe('EventBus options and sinks', () => {
     expect(bus.wants('heartbeat')).toBe(false);
   });
 
+  it('an eventTypes that throws, is not an array or names no event type never throws into the host', async () => {
+    const captured = captureDiagnostics();
+    const throwing = recorder('throwing');
+    Object.defineProperty(throwing, 'eventTypes', {
+      get() {
+        throw new Error('eventTypes broke');
+      },
+    });
+    const stringy: Recorder = Object.assign(recorder('stringy'), { eventTypes: 'heartbeat' });
+    const odd: Recorder = Object.assign(recorder('odd'), { eventTypes: ['heartbeat', 'nope', 7] });
+    let bus: EventBus | undefined;
+    expect(() => {
+      bus = makeBus({ sinks: [throwing, stringy] });
+      bus.addSink(odd);
+    }).not.toThrow();
+    bus?.emit(event(1));
+    await bus?.flush();
+    // The first two get every event, the third the one valid type it named.
+    expect(ids(throwing.events)).toEqual([1]);
+    expect(ids(stringy.events)).toEqual([1]);
+    expect(ids(odd.events)).toEqual([1]);
+    expect(captured.errors.join('\n')).toMatch(/sink throwing eventTypes.*eventTypes broke/);
+    expect(captured.warnings.join('\n')).toMatch(
+      /sink stringy: eventTypes=heartbeat is not an array/,
+    );
+    expect(captured.warnings.join('\n')).toMatch(/sink odd: nope is not an event type/);
+    expect(captured.warnings.join('\n')).toMatch(/sink odd: 7 is not an event type/);
+  });
+
   it('liveHooks are those of the first sink that has them, none after shutdown', async () => {
     const hooksA: LiveHooks = { start: () => 'a', end() {} };
     const hooksB: LiveHooks = { start: () => 'b', end() {} };
