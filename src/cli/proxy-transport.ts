@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ProxySide } from './proxy-side.js';
 
 type Message = Record<string, unknown>;
 
@@ -37,23 +38,20 @@ export type ContextInjector = (message: Readonly<Message>) => Readonly<Message>;
  * requests). `handleRequest` is where the middleware learns the client's address and sees
  * DELETE (session end `deleted`).
  */
-export abstract class HttpProxyTransport {
-  onmessage?: (message: unknown, extra?: unknown) => void;
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
+export abstract class HttpProxyTransport extends ProxySide {
   /** The upstream's `mcp-session-id`, once it assigned one. */
   sessionId: string | undefined;
   /** Set only while `send` observes a message from the upstream. */
   upstream: UpstreamFacts | undefined;
   private forwarding: unknown;
   private sent: unknown;
-  private closed = false;
 
   constructor(
     private readonly exchange: ExchangeHandler,
     inject: ContextInjector | undefined,
     sessionId?: string,
   ) {
+    super();
     this.sessionId = sessionId;
     // Installed before instrumentation, as a host's handler is: the middleware runs it inside
     // the request's live context, so the context injected here is that of the proxy's span.
@@ -65,14 +63,6 @@ export abstract class HttpProxyTransport {
         this.forwarding = message;
       }
     };
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  start(): Promise<void> {
-    return Promise.resolve();
   }
 
   /** Serves an HTTP request of this session (POST, GET or DELETE). */
@@ -106,14 +96,6 @@ export abstract class HttpProxyTransport {
 
   send(message: unknown): Promise<void> {
     this.sent = message;
-    return Promise.resolve();
-  }
-
-  close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.onclose?.();
-    }
     return Promise.resolve();
   }
 }

@@ -4,6 +4,7 @@ import { instrumentTransport } from '../instrument.js';
 import { reportError, reportWarning } from '../diagnostics.js';
 import type { CliOptions } from './args.js';
 import { LineSplitter } from './line-splitter.js';
+import { ProxySide } from './proxy-side.js';
 import { createCliTelemetry } from './telemetry.js';
 import type { OtelSink } from '../sinks/otel/otel-sink.js';
 
@@ -28,14 +29,10 @@ type Message = Record<string, unknown>;
  * only those `_meta` members are spliced into the original bytes. The class name starts with
  * "Stdio" so it reads as the stdio transport.
  */
-export class StdioProxyTransport {
-  onmessage?: (message: unknown, extra?: unknown) => void;
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
+export class StdioProxyTransport extends ProxySide {
   /** The parsed message whose raw line `send` writes. */
   private original: unknown;
   private originalLine: Buffer | undefined;
-  private closed = false;
 
   /**
    * `injects`: whether the middleware may give messages trace context on their way out (it
@@ -44,10 +41,8 @@ export class StdioProxyTransport {
   constructor(
     private readonly toClient: (chunk: Buffer) => void,
     private readonly injects = true,
-  ) {}
-
-  start(): Promise<void> {
-    return Promise.resolve();
+  ) {
+    super();
   }
 
   /**
@@ -83,14 +78,6 @@ export class StdioProxyTransport {
       }
     } else {
       this.toClient(Buffer.from(JSON.stringify(message) + '\n', 'utf8'));
-    }
-    return Promise.resolve();
-  }
-
-  close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.onclose?.();
     }
     return Promise.resolve();
   }
