@@ -130,8 +130,26 @@ async function toolsListPair(variant: string, endpoint: string): Promise<Pair> {
     for (let i = start; i < end; i++) tools.push(tool(i));
     return { tools, ...(end < 200 && { nextCursor: String(end) }) };
   });
+  return listingPair(server, variant, endpoint, async (client) => {
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor === undefined ? {} : { cursor });
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+  });
+}
+
+/**
+ * A tools/list pair in memory: `variant` applied (`mcp-otel no-schema`: the server variant with
+ * schema tracking off), one call is `list` on the client.
+ */
+async function listingPair(
+  server: McpServer,
+  variant: string,
+  endpoint: string,
+  list: (client: Client) => Promise<unknown>,
+): Promise<Pair> {
   const client = new Client({ name: 'bench-client', version: '1.0.0' });
-  // `mcp-otel no-schema`: the server variant with schema tracking off.
   const noSchema = variant.startsWith('mcp-otel no-schema');
   const applied = applyVariant(
     variant.replace('no-schema', 'server') as VariantId,
@@ -144,13 +162,7 @@ async function toolsListPair(variant: string, endpoint: string): Promise<Pair> {
   await server.connect(serverTransport);
   await client.connect(clientTransport);
   return {
-    call: async () => {
-      let cursor: string | undefined;
-      do {
-        const page = await client.listTools(cursor === undefined ? {} : { cursor });
-        cursor = page.nextCursor;
-      } while (cursor !== undefined);
-    },
+    call: () => list(client),
     flush: () => applied.flush(),
     close: async () => {
       await client.close();
@@ -175,26 +187,7 @@ async function mcpServerListPair(variant: string, endpoint: string): Promise<Pai
       () => ({ content: [] }),
     );
   }
-  const client = new Client({ name: 'bench-client', version: '1.0.0' });
-  const noSchema = variant.startsWith('mcp-otel no-schema');
-  const applied = applyVariant(
-    variant.replace('no-schema', 'server') as VariantId,
-    server,
-    client,
-    endpoint,
-    { schemaTracking: !noSchema },
-  );
-  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverTransport);
-  await client.connect(clientTransport);
-  return {
-    call: () => client.listTools(),
-    flush: () => applied.flush(),
-    close: async () => {
-      await client.close();
-      await applied.close();
-    },
-  };
+  return listingPair(server, variant, endpoint, (client) => client.listTools());
 }
 
 async function httpPair(variant: VariantName, endpoint: string): Promise<Pair> {
@@ -281,6 +274,17 @@ async function stdioPair(variant: VariantName, endpoint: string): Promise<Pair> 
   };
 }
 
+/** A proxy process's environment: spans to the loopback receiver over OTLP/HTTP JSON, nothing else. */
+export function proxyEnv(endpoint: string): Record<string, string> {
+  return {
+    ...(process.env as Record<string, string>),
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_LOGS_EXPORTER: 'none',
+  };
+}
+
 /** Direct stdio connection to a plain server vs the same server behind a proxy process. */
 async function wrapPair(variant: string, endpoint: string): Promise<Pair> {
   const client = new Client({ name: 'bench-client', version: '1.0.0' });
@@ -306,13 +310,7 @@ async function wrapPair(variant: string, endpoint: string): Promise<Pair> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args,
-    env: {
-      ...process.env,
-      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      OTEL_METRICS_EXPORTER: 'none',
-      OTEL_LOGS_EXPORTER: 'none',
-    },
+    env: proxyEnv(endpoint),
     stderr: 'inherit',
     cwd: root,
   });

@@ -14,7 +14,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { startReceiver } from './scenarios.js';
+import { proxyEnv, startReceiver } from './scenarios.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const variant = process.argv[2] ?? 'wrap';
@@ -69,13 +69,7 @@ try {
             ].concat([process.execPath, '--perf-basic-prof', ...args]),
           }
         : { command: process.execPath, args }),
-    env: {
-      ...process.env,
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      OTEL_METRICS_EXPORTER: 'none',
-      OTEL_LOGS_EXPORTER: 'none',
-    },
+    env: proxyEnv(receiver.url),
     stderr: 'inherit',
     cwd: root,
   });
