@@ -2,6 +2,7 @@ import { context, type Context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { reportError, reportWarning } from '../../diagnostics.js';
+import { exportFailed } from './stderr-exporter.js';
 
 /** Batching of our own span pipeline; each field falls back to its `OTEL_BSP_*` variable, then the default. */
 export interface BatchProcessorOptions {
@@ -203,10 +204,7 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
         try {
           this.exporter.export(batch, finish);
         } catch (error) {
-          finish({
-            code: ExportResultCode.FAILED,
-            error: error instanceof Error ? error : new Error(String(error)),
-          });
+          finish(exportFailed(error));
         }
       });
     });

@@ -16,10 +16,7 @@ export class StderrSpanExporter implements SpanExporter {
       this.stream.write(text);
       resultCallback({ code: ExportResultCode.SUCCESS });
     } catch (error) {
-      resultCallback({
-        code: ExportResultCode.FAILED,
-        error: error instanceof Error ? error : new Error(String(error)),
-      });
+      resultCallback(exportFailed(error));
     }
   }
 
@@ -77,10 +74,7 @@ export class StderrMetricExporter implements PushMetricExporter {
       if (text) this.stream.write(text);
       resultCallback({ code: ExportResultCode.SUCCESS });
     } catch (error) {
-      resultCallback({
-        code: ExportResultCode.FAILED,
-        error: error instanceof Error ? error : new Error(String(error)),
-      });
+      resultCallback(exportFailed(error));
     }
   }
 
@@ -91,4 +85,12 @@ export class StderrMetricExporter implements PushMetricExporter {
   shutdown(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** The failed ExportResult for what an export threw (an Error as it is, anything else wrapped). */
+export function exportFailed(error: unknown): ExportResult {
+  return {
+    code: ExportResultCode.FAILED,
+    error: error instanceof Error ? error : new Error(String(error)),
+  };
 }
