@@ -242,8 +242,18 @@ export class Connection implements MonitoredConnection {
    * whether any of its items did), so that its send failing ends something.
    */
   awaitsAnswer(message: unknown): boolean {
-    if (Array.isArray(message)) return message.some((item) => this.openedBy(item) !== undefined);
-    return this.openedBy(message) !== undefined;
+    // Batches are flat, as in sending().
+    if (Array.isArray(message)) return message.some((item) => this.opened(item));
+    return this.opened(message);
+  }
+
+  /** Whether `message` opened a pending request; a response or notification needs no lookup. */
+  private opened(message: unknown): boolean {
+    return (
+      isObject(message) &&
+      typeof message.method === 'string' &&
+      this.openedBy(message) !== undefined
+    );
   }
 
   /** An outgoing request could not be sent: it will never be answered. */
